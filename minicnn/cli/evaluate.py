@@ -1,0 +1,69 @@
+"""``minicnn evaluate CHECKPOINT``: accuracy, per-class accuracy and the confusion matrix."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from minicnn.models import MODEL_NAMES
+from minicnn.train.config import DATASETS
+
+__all__ = ["add_parser", "confusion_matrix", "format_report", "run"]
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "evaluate", help="evaluate trained weights on the test set",
+        description="Evaluate a run directory, weights file or checkpoint on the test set: "
+                    "accuracy, per-class accuracy and the confusion matrix.")
+    parser.add_argument("checkpoint", metavar="CHECKPOINT",
+                        help="a run directory, a .safetensors weights file or checkpoint")
+    parser.add_argument("--model", choices=MODEL_NAMES, default=None,
+                        help="the network (default: read from the checkpoint)")
+    parser.add_argument("--dataset", choices=DATASETS, default="mnist")
+    parser.add_argument("--data-dir", default=None, help="folder holding the IDX files")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--limit-test", type=int, default=None, metavar="N",
+                        help="evaluate on the first N test images")
+    return parser
+
+
+def confusion_matrix(targets: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
+    """``matrix[t, p]`` counts the images of class ``t`` predicted as ``p``."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (targets, predictions), 1)
+    return matrix
+
+
+def format_report(matrix: np.ndarray) -> str:
+    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
+    lines = ["per-class accuracy:"]
+    lines += [f"  {label}: {accuracy:.4f}  ({matrix[label].sum()} images)"
+              for label, accuracy in enumerate(per_class)]
+    lines.append("confusion matrix (rows: true class, columns: predicted):")
+    width = max(5, len(str(matrix.max())) + 1)
+    lines.append("     " + "".join(f"{label:>{width}}" for label in range(len(matrix))))
+    lines += [f"  {label:>2} " + "".join(f"{count:>{width}}" for count in row)
+              for label, row in enumerate(matrix)]
+    accuracy = matrix.diagonal().sum() / matrix.sum()
+    lines.append(f"test accuracy: {100 * accuracy:.2f}%")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from minicnn.data import DataLoader
+    from minicnn.nn.loss import CrossEntropyLoss
+    from minicnn.train.loading import load_trained_model
+    from minicnn.train.loop import evaluate
+    from minicnn.train.trainer import load_split
+
+    model, weights = load_trained_model(args.checkpoint, args.model)
+    dtype = next(model.parameters()).dtype
+    test_set = load_split(args.dataset, args.data_dir, False, dtype, args.limit_test)
+    result = evaluate(model, DataLoader(test_set, batch_size=args.batch_size),
+                      CrossEntropyLoss())
+    print(f"weights: {weights}")
+    print(f"test loss: {result.loss:.4f}")
+    print(format_report(confusion_matrix(result.targets, result.predictions, 10)))
+    return 0

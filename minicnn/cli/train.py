@@ -1,0 +1,145 @@
+"""``minicnn train``: train a network on MNIST with a progress bar, resumably.
+
+Example::
+
+    minicnn train --data-dir ../shared/data/mnist            # LeNet-5, the defaults
+    minicnn train --epochs 1 --limit-train 5000 --lr 0.02     # a quick look
+    minicnn train --resume runs/lenet5-mnist-20261123-101500  # continue a stopped run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from minicnn.models import MODEL_NAMES
+from minicnn.train.config import DATASETS, DTYPES, OPTIMIZERS, SCHEDULERS, TrainConfig
+
+__all__ = ["add_parser", "run"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be zero or positive, got {text}")
+    return value
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    defaults = TrainConfig()
+    parser = subparsers.add_parser(
+        "train", help="train a network on MNIST",
+        description="Train a network on MNIST (or Fashion-MNIST), evaluating on the test set "
+                    "after each epoch. Writes a run directory with the config, per-epoch "
+                    "metrics and checkpoints.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", choices=MODEL_NAMES, default=defaults.model)
+    parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
+    # None, not the default, so that --resume can tell "extend the run" from "not given".
+    parser.add_argument("--epochs", type=_positive_int, default=None,
+                        help=f"epochs to train (default: {defaults.epochs})")
+    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
+    parser.add_argument("--lr", type=_positive_float, default=defaults.lr)
+    parser.add_argument("--momentum", type=_non_negative_float, default=defaults.momentum)
+    parser.add_argument("--weight-decay", type=_non_negative_float,
+                        default=defaults.weight_decay)
+    parser.add_argument("--scheduler", choices=SCHEDULERS, default=defaults.scheduler)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding the IDX files (used offline, as it is); default: "
+                             "download into the cache ($MINICNN_CACHE_DIR or ~/.cache/minicnn)")
+    parser.add_argument("--out-dir", default=defaults.out_dir,
+                        help="where the run directory is created")
+    parser.add_argument("--threads", type=_positive_int, default=None,
+                        help="threads for BLAS and Numba (default: all cores)")
+    parser.add_argument("--limit-train", type=_positive_int, default=None, metavar="N",
+                        help="train on the first N training images")
+    parser.add_argument("--limit-test", type=_positive_int, default=None, metavar="N",
+                        help="evaluate on the first N test images")
+    parser.add_argument("--dtype", choices=DTYPES, default=defaults.dtype)
+    parser.add_argument("--resume", metavar="RUN_DIR", default=None,
+                        help="continue the run in RUN_DIR from its last checkpoint (its saved "
+                             "config is used; --epochs may extend it)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        model=args.model, dataset=args.dataset,
+        epochs=args.epochs if args.epochs is not None else TrainConfig.epochs,
+        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+        momentum=args.momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
+        seed=args.seed, data_dir=args.data_dir, out_dir=args.out_dir, threads=args.threads,
+        limit_train=args.limit_train, limit_test=args.limit_test, dtype=args.dtype,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from minicnn.threads import set_num_threads
+    from minicnn.train.trainer import Trainer
+
+    if args.resume:
+        trainer = Trainer.resume(args.resume, epochs=args.epochs)
+    else:
+        trainer = Trainer.new(_config_from_args(args))
+    config = trainer.config
+    if config.threads is not None:
+        set_num_threads(config.threads)
+    print(f"run directory: {trainer.run_dir.path}")
+    print(trainer.model)
+
+    bar = None
+
+    def on_step(step: int, loss: float, accuracy: float, batch_size: int) -> None:
+        bar.update(batch_size)
+        if step % 20 == 0:
+            rate = bar.format_dict["rate"] or 0.0
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.3f}", img_s=f"{rate:,.0f}")
+
+    def on_epoch(report) -> None:
+        bar.close()
+        tqdm.write(
+            f"epoch {report.epoch}/{config.epochs}  lr {report.lr:.4g}  "
+            f"train loss {report.train.loss:.4f} acc {report.train.accuracy:.4f}  "
+            f"test loss {report.test.loss:.4f} acc {report.test.accuracy:.4f}  "
+            f"{report.train.images_per_second:,.0f} img/s"
+        )
+
+    reports = []
+    while trainer.epochs_done < config.epochs:
+        bar = tqdm(total=len(trainer.train_loader.dataset), unit="img", leave=False,
+                   desc=f"epoch {trainer.epochs_done + 1}/{config.epochs}",
+                   disable=args.no_progress, file=sys.stderr)
+        report = trainer.run_epoch(on_step)
+        on_epoch(report)
+        reports.append(report)
+
+    metrics = trainer.run_dir.read_metrics()
+    if not metrics:
+        print("nothing to train: the run already finished its epochs")
+        return 0
+    final = metrics[-1]
+    seconds = sum(record["train_seconds"] for record in metrics)
+    print(f"trained {len(metrics)} epochs in {seconds:.1f} s of training; best test accuracy "
+          f"{trainer.best_accuracy:.4f}; weights in {trainer.run_dir.path}")
+    print(f"test accuracy: {100 * final['test_accuracy']:.2f}%")
+    return 0

@@ -1,0 +1,81 @@
+"""Turn a photo or drawing of a digit (PNG/JPEG, any size) into an MNIST-like 28x28 image.
+
+MNIST's own recipe (LeCun et al.): white digit on black, the digit scaled to fit a 20x20 box
+keeping its aspect ratio, anti-aliased to grey levels, then placed in a 28x28 frame so that
+its centre of mass sits at the centre. A network trained on MNIST sees anything else as an
+unfamiliar picture, so ``minicnn predict`` converts every image this way first.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["load_digit_image", "to_mnist_frame"]
+
+_BOX = 20
+_FRAME = 28
+
+
+def to_mnist_frame(gray: np.ndarray) -> np.ndarray:
+    """``(H, W)`` grey levels (any range, any polarity) -> ``(28, 28)`` uint8 MNIST-style.
+
+    The background is taken to be the colour of the border; if it is light, the image is
+    inverted so the digit is light on dark, as in MNIST.
+    """
+    from PIL import Image
+
+    image = np.asarray(gray, dtype=np.float64)
+    if image.ndim != 2 or min(image.shape) < 1:
+        raise ValueError(f"to_mnist_frame: expected a 2D grey image, got shape {image.shape}")
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    background = np.median(border)
+    ink = np.abs(image - background)
+    if ink.max() <= 0:
+        raise ValueError("to_mnist_frame: the image is blank (no pixel differs from the "
+                         "background)")
+    ink /= ink.max()
+    # Faint noise (JPEG artefacts, paper texture) would stretch the bounding box.
+    rows = np.flatnonzero((ink > 0.2).any(axis=1))
+    cols = np.flatnonzero((ink > 0.2).any(axis=0))
+    digit = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+    scale = _BOX / max(digit.shape)
+    height = max(1, round(digit.shape[0] * scale))
+    width = max(1, round(digit.shape[1] * scale))
+    resized = Image.fromarray((digit * 255).astype(np.uint8)).resize(
+        (width, height), Image.Resampling.LANCZOS)
+    digit = np.asarray(resized, dtype=np.float64)
+
+    frame = np.zeros((_FRAME, _FRAME))
+    total = digit.sum()
+    if total > 0:
+        row_mass = (digit.sum(axis=1) * np.arange(height)).sum() / total
+        col_mass = (digit.sum(axis=0) * np.arange(width)).sum() / total
+    else:
+        row_mass, col_mass = (height - 1) / 2, (width - 1) / 2
+    top = int(np.clip(round(_FRAME / 2 - 0.5 - row_mass), 0, _FRAME - height))
+    left = int(np.clip(round(_FRAME / 2 - 0.5 - col_mass), 0, _FRAME - width))
+    frame[top : top + height, left : left + width] = digit
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def load_digit_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file and convert it with :func:`to_mnist_frame`; ``(28, 28)`` uint8."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            if opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info:
+                # A transparent background becomes white, as it looks on screen.
+                rgba = opened.convert("RGBA")
+                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                gray = Image.alpha_composite(canvas, rgba).convert("L")
+            else:
+                gray = opened.convert("L")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such image file") from None
+    except UnidentifiedImageError:
+        raise ValueError(f"{path}: not an image Pillow can read (PNG or JPEG expected)") from None
+    return to_mnist_frame(np.asarray(gray))

@@ -1,0 +1,66 @@
+"""Output-size formulas and argument normalisation: one formula, one helper.
+
+Every layer and functional op that needs an output size or a padding calls these, so the
+formulas live in exactly one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["conv_output_size", "pair", "pool_output_size", "same_padding"]
+
+
+def pair(value, name: str, owner: str = "") -> tuple[int, int]:
+    """Normalise an ``int`` or a 2-sequence of ints to a ``(height, width)`` tuple.
+
+    Raises ``TypeError``/``ValueError`` naming ``owner`` (a layer or function) and ``name``.
+    """
+    prefix = f"{owner}: " if owner else ""
+    if isinstance(value, bool):
+        raise TypeError(f"{prefix}{name} must be an int or a pair of ints, got {value!r}")
+    if isinstance(value, int):
+        return (value, value)
+    is_pair = isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2
+    if is_pair and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return (value[0], value[1])
+    raise TypeError(f"{prefix}{name} must be an int or a pair of ints, got {value!r}")
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of a convolution along one axis.
+
+    ``out = floor((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``
+    """
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pool_output_size(
+    size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool
+) -> int:
+    """Output length of a pooling window along one axis, as PyTorch computes it.
+
+    ``out = floor_or_ceil((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``
+
+    With ``ceil_mode`` the last window may start past the padded input's end; PyTorch drops it
+    when it would start inside the right padding (``(out - 1) * stride >= size + padding``),
+    so every window covers at least one real element.
+    """
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= size + padding:
+            out -= 1
+    else:
+        out = span // stride + 1
+    return out
+
+
+def same_padding(kernel: int, dilation: int) -> tuple[int, int]:
+    """``(before, after)`` padding that keeps the size with stride 1 (``padding='same'``).
+
+    The total is ``dilation*(kernel - 1)``; when it is odd, PyTorch puts the extra element after.
+    """
+    total = dilation * (kernel - 1)
+    return total // 2, total - total // 2
+

@@ -1,0 +1,88 @@
+"""Sequential: children run in order forward, in reverse for backward."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+
+from minicnn.nn.module import Module
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Module):
+    """A chain of modules: ``forward`` feeds each child's output to the next.
+
+    ``Sequential(m0, m1, ...)`` names the children ``"0"``, ``"1"``, ... (so state_dict keys
+    read ``0.weight``, as in PyTorch); ``Sequential(OrderedDict(name=module, ...))`` names them.
+    ``backward`` runs the children in reverse, each turning the gradient of its output into
+    the gradient of its input.
+    """
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, module in args[0].items():
+                self.add_module(name, module)
+        else:
+            for index, module in enumerate(args):
+                self.add_module(str(index), module)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def backward(self, grad_output):
+        for module in reversed(self._modules.values()):
+            grad_output = module.backward(grad_output)
+        return grad_output
+
+    def _index(self, idx: int) -> int:
+        size = len(self)
+        if not -size <= idx < size:
+            raise IndexError(f"index {idx} is out of range for Sequential of length {size}")
+        return idx % size
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return self.__class__(OrderedDict(list(self._modules.items())[idx]))
+        return list(self._modules.values())[self._index(idx)]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        key = list(self._modules.keys())[self._index(idx)]
+        setattr(self, key, module)
+
+    def __delitem__(self, idx) -> None:
+        keys = list(self._modules.keys())
+        targets = keys[idx] if isinstance(idx, slice) else [keys[self._index(idx)]]
+        for key in targets:
+            del self._modules[key]
+        # PyTorch renumbers the remaining children so indices stay contiguous.
+        remaining = list(self._modules.values())
+        self._modules.clear()
+        for index, module in enumerate(remaining):
+            self._modules[str(index)] = module
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> Sequential:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._modules.clear()
+        for position, child in enumerate(modules):
+            self._modules[str(position)] = child
+        return self

@@ -1,0 +1,80 @@
+"""The settings of a training run, with the defaults that reach 99% on MNIST."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DATASETS", "DTYPES", "OPTIMIZERS", "SCHEDULERS", "TrainConfig"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "onecycle", "plateau")
+DTYPES = ("float32", "float64")
+DATASETS = ("mnist", "fashion-mnist")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a run; saved as ``config.json`` in the run directory.
+
+    The defaults (LeNet-5, SGD with Nesterov momentum, cosine-annealed learning rate, 10
+    epochs at batch 64) are the ones the README's measured accuracy comes from.
+    """
+
+    model: str = "lenet5"
+    dataset: str = "mnist"
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    scheduler: str = "cosine"
+    seed: int = 0
+    data_dir: str | None = None
+    out_dir: str = "runs"
+    threads: int | None = None
+    limit_train: int | None = None
+    limit_test: int | None = None
+    dtype: str = "float32"
+    skip_nonfinite: bool = False
+
+    def __post_init__(self):
+        checks = [
+            ("optimizer", self.optimizer, OPTIMIZERS),
+            ("scheduler", self.scheduler, SCHEDULERS),
+            ("dtype", self.dtype, DTYPES),
+            ("dataset", self.dataset, DATASETS),
+        ]
+        for name, value, choices in checks:
+            if value not in choices:
+                raise ValueError(f"TrainConfig: {name} must be one of {choices}, got {value!r}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig: {name} must be positive, got {getattr(self, name)}")
+        for name in ("limit_train", "limit_test", "threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"TrainConfig: {name} must be positive, got {value}")
+        if self.lr <= 0:
+            raise ValueError(f"TrainConfig: lr must be positive, got {self.lr}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown settings {sorted(unknown)}")
+        return cls(**values)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))

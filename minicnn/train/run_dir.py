@@ -1,0 +1,76 @@
+"""A run directory: what one training run leaves behind.
+
+::
+
+    RUN_DIR/
+      config.json              the TrainConfig
+      metrics.jsonl            one JSON object per epoch (loss, accuracy, lr, images/s, ...)
+      checkpoint.safetensors   everything needed to resume (weights, optimiser, scheduler,
+                               data order, RNG, progress), rewritten atomically each epoch
+      last.safetensors         the latest weights, loadable by PyTorch as they are
+      best.safetensors         the weights with the best test accuracy so far
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+__all__ = ["RunDir"]
+
+
+class RunDir:
+    """Paths and the metrics log of one run directory."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, out_dir: str | os.PathLike, name: str) -> RunDir:
+        """A new, empty directory ``out_dir/<name>-<timestamp>`` (suffixed if it exists)."""
+        stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        path = Path(out_dir) / stem
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = Path(out_dir) / f"{stem}-{suffix}"
+        path.mkdir(parents=True)
+        return cls(path)
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoint.safetensors"
+
+    @property
+    def last_weights(self) -> Path:
+        return self.path / "last.safetensors"
+
+    @property
+    def best_weights(self) -> Path:
+        return self.path / "best.safetensors"
+
+    def append_metrics(self, record: dict) -> None:
+        with self.metrics.open("a") as log:
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+
+    def read_metrics(self) -> list[dict]:
+        if not self.metrics.exists():
+            return []
+        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line]
+
+    def truncate_metrics(self, epochs: int) -> None:
+        """Keep the first ``epochs`` records: a resumed run rewrites what came after."""
+        kept = [record for record in self.read_metrics() if record["epoch"] <= epochs]
+        self.metrics.write_text("".join(json.dumps(record) + "\n" for record in kept))

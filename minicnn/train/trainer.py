@@ -1,0 +1,197 @@
+"""Trainer: builds a run from a TrainConfig, trains it epoch by epoch, resumes it exactly.
+
+Each epoch ends with an evaluation on the test set, a line in ``metrics.jsonl`` and an atomic
+rewrite of the checkpoint, which holds the weights, the optimiser, the scheduler, the data
+loader's shuffling state, minicnn's global RNG (dropout) and the progress. Resuming loads all
+of it, so a run stopped after epoch k and resumed ends with the same weights, bit for bit,
+as a run that was never stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from minicnn import random as minicnn_random
+from minicnn.data import MNIST, DataLoader, FashionMNIST, Subset
+from minicnn.data.transforms import Normalize
+from minicnn.models import build_model
+from minicnn.nn.loss import CrossEntropyLoss
+from minicnn.optim import SGD, Adam, AdamW, RMSprop, lr_scheduler
+from minicnn.train.checkpoint import load_checkpoint, save_checkpoint, save_weights
+from minicnn.train.config import TrainConfig
+from minicnn.train.loop import EpochResult, EvalResult, evaluate, train_epoch
+from minicnn.train.run_dir import RunDir
+
+__all__ = ["EpochReport", "Trainer"]
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    train: EpochResult
+    test: EvalResult
+    lr: float
+
+
+def build_optimizer(config: TrainConfig, parameters):
+    if config.optimizer == "sgd":
+        return SGD(parameters, lr=config.lr, momentum=config.momentum,
+                   weight_decay=config.weight_decay, nesterov=config.momentum > 0)
+    if config.optimizer == "adam":
+        return Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    return RMSprop(parameters, lr=config.lr, momentum=config.momentum,
+                   weight_decay=config.weight_decay)
+
+
+def build_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
+    """The scheduler and whether it steps after every batch (True) or every epoch (False)."""
+    epochs = config.epochs
+    if config.scheduler == "none":
+        return None, False
+    if config.scheduler == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1), False
+    if config.scheduler == "multistep":
+        milestones = [max(1, epochs // 2), max(2, (3 * epochs) // 4)]
+        return lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1), False
+    if config.scheduler == "exponential":
+        return lr_scheduler.ExponentialLR(optimizer, gamma=0.9), False
+    if config.scheduler == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs), False
+    if config.scheduler == "onecycle":
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, epochs=epochs,
+                                       steps_per_epoch=steps_per_epoch), True
+    return lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=2), False
+
+
+def dataset_class(name: str):
+    """The dataset class for a ``--dataset`` name."""
+    return MNIST if name == "mnist" else FashionMNIST
+
+
+def load_split(name: str, data_dir: str | None, train: bool, dtype, limit: int | None = None):
+    """One split of a dataset, normalised by its training-set mean and std.
+
+    With ``data_dir`` the files are read from there, offline; without, they are found in (or
+    downloaded into) minicnn's cache. ``limit`` keeps the first ``limit`` images.
+    """
+    dataset = dataset_class(name)
+    split = dataset(root=data_dir, train=train, download=data_dir is None,
+                    transform=Normalize(dataset.mean, dataset.std), dtype=dtype)
+    if limit is not None and limit < len(split):
+        split = Subset(split, np.arange(limit))
+    return split
+
+
+class Trainer:
+    """One training run: model, optimiser, scheduler, loaders and run directory.
+
+    Build with :meth:`new` (a fresh run) or :meth:`resume` (continue a run directory), then
+    call :meth:`fit`.
+    """
+
+    def __init__(self, config: TrainConfig, run_dir: RunDir):
+        self.config = config
+        self.run_dir = run_dir
+        minicnn_random.manual_seed(config.seed)
+        self.model = build_model(config.model).to(np.dtype(config.dtype))
+        self.loss_fn = CrossEntropyLoss()
+        dtype = np.dtype(config.dtype)
+        train_set = load_split(config.dataset, config.data_dir, True, dtype, config.limit_train)
+        test_set = load_split(config.dataset, config.data_dir, False, dtype, config.limit_test)
+        self.train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
+                                       generator=config.seed)
+        self.test_loader = DataLoader(test_set, batch_size=1000)
+        self.optimizer = build_optimizer(config, list(self.model.parameters()))
+        self.scheduler, self.scheduler_per_step = build_scheduler(
+            config, self.optimizer, len(self.train_loader))
+        self.epochs_done = 0
+        self.best_accuracy = -1.0
+
+    @classmethod
+    def new(cls, config: TrainConfig) -> Trainer:
+        run_dir = RunDir.create(config.out_dir, f"{config.model}-{config.dataset}")
+        config.save(run_dir.config)
+        return cls(config, run_dir)
+
+    @classmethod
+    def resume(cls, path, epochs: int | None = None) -> Trainer:
+        """Continue the run in ``path`` from its last checkpoint (optionally to more epochs)."""
+        run_dir = RunDir(path)
+        config = TrainConfig.load(run_dir.config)
+        if epochs is not None:
+            config.epochs = epochs
+        trainer = cls(config, run_dir)
+        trainer.load_state(run_dir.checkpoint)
+        run_dir.truncate_metrics(trainer.epochs_done)
+        return trainer
+
+    # ------------------------------------------------------------------ state
+    def save_state(self) -> None:
+        states = {
+            "optimizer": self.optimizer.state_dict(),
+            "train_loader": self.train_loader.state_dict(),
+            "rng": minicnn_random.get_rng_state(),
+            "progress": {"epochs_done": self.epochs_done, "best_accuracy": self.best_accuracy},
+        }
+        if self.scheduler is not None:
+            states["scheduler"] = self.scheduler.state_dict()
+        save_checkpoint(self.run_dir.checkpoint, self.model.state_dict(), **states)
+
+    def load_state(self, path) -> None:
+        model_state, states = load_checkpoint(path)
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict(states["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(states["scheduler"])
+        self.train_loader.load_state_dict(states["train_loader"])
+        minicnn_random.set_rng_state(states["rng"])
+        self.epochs_done = states["progress"]["epochs_done"]
+        self.best_accuracy = states["progress"]["best_accuracy"]
+
+    # ------------------------------------------------------------------ training
+    def current_lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def run_epoch(self, on_step: Callable | None = None) -> EpochReport:
+        lr = self.current_lr()
+        train = train_epoch(self.model, self.train_loader, self.loss_fn, self.optimizer,
+                            on_step=on_step,
+                            scheduler_per_step=self.scheduler if self.scheduler_per_step else None)
+        test = evaluate(self.model, self.test_loader, self.loss_fn)
+        if self.scheduler is not None and not self.scheduler_per_step:
+            if isinstance(self.scheduler, lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(test.loss)
+            else:
+                self.scheduler.step()
+        self.epochs_done += 1
+        report = EpochReport(self.epochs_done, train, test, lr)
+        self.run_dir.append_metrics({
+            "epoch": self.epochs_done, "lr": lr,
+            "train_loss": train.loss, "train_accuracy": train.accuracy,
+            "test_loss": test.loss, "test_accuracy": test.accuracy,
+            "images_per_second": train.images_per_second, "train_seconds": train.seconds,
+        })
+        weights = self.model.state_dict()
+        metadata = {"minicnn.model": self.config.model}
+        save_weights(self.run_dir.last_weights, weights, metadata)
+        if test.accuracy > self.best_accuracy:
+            self.best_accuracy = test.accuracy
+            save_weights(self.run_dir.best_weights, weights, metadata)
+        self.save_state()
+        return report
+
+    def fit(self, on_step: Callable | None = None,
+            on_epoch: Callable[[EpochReport], None] | None = None) -> list[EpochReport]:
+        """Train the remaining epochs; returns one report per epoch trained here."""
+        reports = []
+        while self.epochs_done < self.config.epochs:
+            report = self.run_epoch(on_step)
+            reports.append(report)
+            if on_epoch is not None:
+                on_epoch(report)
+        return reports

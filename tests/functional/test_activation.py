@@ -1,0 +1,214 @@
+"""minicnn.functional.activation against torch.nn.functional: forward and input gradient."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes
+
+from minicnn.functional import activation as F
+
+DTYPES = [np.float64, np.float32]
+SHAPES = array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=5)
+
+
+def assert_close(actual, expected, dtype, what=""):
+    """float64 to 1e-10 relative, float32 to 1e-5, with an absolute floor scaled to the data.
+
+    The floor matters where a result cancels (``1 - y^2`` for ``y`` near 1): one ulp of
+    difference in ``y`` between two correct implementations is a large relative change there.
+    float64 keeps a floor 100x tighter than its relative tolerance.
+    """
+    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
+    assert actual.dtype == np.dtype(dtype), f"{what}: expected dtype {dtype}, got {actual.dtype}"
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    atol = rtol * scale * (1e-2 if dtype == np.float64 else 1.0)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol,
+                               err_msg=what)
+
+
+def random_input(shape, dtype, seed, with_zeros=True):
+    """Normal values, with some exact zeros so the kink at 0 is exercised."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(rng.standard_normal(shape))
+    if with_zeros and x.size:
+        x.flat[rng.integers(0, x.size, size=max(1, x.size // 4))] = 0.0
+    return x.astype(dtype)
+
+
+def torch_forward_backward(torch_fn, x, grad_output):
+    """torch's output and input gradient for ``torch_fn`` at ``x`` with ``grad_output``."""
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = torch_fn(x_t)
+    y_t.backward(torch.tensor(grad_output))
+    return y_t.detach().numpy(), x_t.grad.numpy()
+
+
+# ----------------------------------------------------------------- element-wise activations
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=40, deadline=None)
+@given(shape=SHAPES, seed=st.integers(0, 2**32 - 1))
+def test_relu_matches_torch(dtype, shape, seed):
+    x = random_input(shape, dtype, seed)
+    g = random_input(shape, dtype, seed + 1, with_zeros=False)
+    y_expected, gx_expected = torch_forward_backward(TF.relu, x, g)
+    y = F.relu(x)
+    assert_close(y, y_expected, dtype, "relu forward")
+    # The backward may be given the input, the output or the boolean mask: all agree.
+    for kept in (x, y, x > 0):
+        assert_close(F.relu_backward(g, kept), gx_expected, dtype, "relu backward")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=40, deadline=None)
+@given(shape=SHAPES, seed=st.integers(0, 2**32 - 1),
+       slope=st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False))
+def test_leaky_relu_matches_torch(dtype, shape, seed, slope):
+    x = random_input(shape, dtype, seed)
+    g = random_input(shape, dtype, seed + 1, with_zeros=False)
+    y_expected, gx_expected = torch_forward_backward(
+        lambda t: TF.leaky_relu(t, slope), x, g)
+    assert_close(F.leaky_relu(x, slope), y_expected, dtype, "leaky_relu forward")
+    assert_close(F.leaky_relu_backward(g, x, slope), gx_expected, dtype, "leaky_relu backward")
+    assert_close(F.leaky_relu_backward(g, x > 0, slope), gx_expected, dtype,
+                 "leaky_relu backward from the mask")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "forward, backward, torch_fn",
+    [(F.sigmoid, F.sigmoid_backward, torch.sigmoid), (F.tanh, F.tanh_backward, torch.tanh)],
+    ids=["sigmoid", "tanh"],
+)
+@settings(max_examples=40, deadline=None)
+@given(shape=SHAPES, seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([1.0, 10.0]))
+def test_output_based_activations_match_torch(dtype, forward, backward, torch_fn, shape, seed,
+                                              spread):
+    x = (random_input(shape, np.float64, seed) * spread).astype(dtype)
+    g = random_input(shape, dtype, seed + 1, with_zeros=False)
+    y_expected, gx_expected = torch_forward_backward(torch_fn, x, g)
+    y = forward(x)
+    assert_close(y, y_expected, dtype, "forward")
+    assert_close(backward(g, y), gx_expected, dtype, "backward from the output")
+
+
+def test_kinks_follow_torch():
+    x = np.array([-1.0, 0.0, 1.0])
+    g = np.ones(3)
+    np.testing.assert_array_equal(F.relu_backward(g, x), [0.0, 0.0, 1.0],
+                                  err_msg="ReLU's derivative at 0 must be 0, as torch's")
+    np.testing.assert_array_equal(F.leaky_relu_backward(g, x, 0.1), [0.1, 0.1, 1.0],
+                                  err_msg="LeakyReLU's derivative at 0 must be the slope")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_does_not_overflow(dtype):
+    x = np.array([-1000.0, -80.0, 0.0, 80.0, 1000.0], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow RuntimeWarning would fail the test
+        y = F.sigmoid(x)
+    assert_close(y, torch.sigmoid(torch.tensor(x)), dtype, "sigmoid at large |x|")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_inplace_variants_write_into_the_input(dtype):
+    x = np.array([-2.0, 0.0, 3.0], dtype=dtype)
+    out = F.relu(x, inplace=True)
+    assert out is x, "relu(inplace=True) must return the input array"
+    np.testing.assert_array_equal(x, [0.0, 0.0, 3.0])
+    x = np.array([-2.0, 0.0, 3.0], dtype=dtype)
+    out = F.leaky_relu(x, 0.5, inplace=True)
+    assert out is x, "leaky_relu(inplace=True) must return the input array"
+    np.testing.assert_array_equal(x, [-1.0, 0.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x, g: F.relu(x), lambda x, g: F.leaky_relu(x, 0.2), lambda x, g: F.sigmoid(x),
+        lambda x, g: F.tanh(x), lambda x, g: F.softmax(x, 1), lambda x, g: F.log_softmax(x, 0),
+        lambda x, g: F.relu_backward(g, x), lambda x, g: F.leaky_relu_backward(g, x, 0.2),
+        lambda x, g: F.sigmoid_backward(g, x), lambda x, g: F.tanh_backward(g, x),
+        lambda x, g: F.softmax_backward(g, x, 1), lambda x, g: F.log_softmax_backward(g, x, 1),
+    ],
+)
+def test_functions_leave_their_arguments_unchanged(call):
+    x = random_input((3, 4), np.float64, 0)
+    g = random_input((3, 4), np.float64, 1)
+    x_before, g_before = x.copy(), g.copy()
+    call(x, g)
+    np.testing.assert_array_equal(x, x_before, err_msg="the input was modified")
+    np.testing.assert_array_equal(g, g_before, err_msg="grad_output was modified")
+
+
+# ----------------------------------------------------------------- softmax and log_softmax
+@st.composite
+def shape_and_dim(draw):
+    shape = draw(SHAPES)
+    rank = max(len(shape), 1)
+    return shape, draw(st.integers(-rank, rank - 1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "forward, backward, torch_fn",
+    [(F.softmax, F.softmax_backward, TF.softmax),
+     (F.log_softmax, F.log_softmax_backward, TF.log_softmax)],
+    ids=["softmax", "log_softmax"],
+)
+@settings(max_examples=40, deadline=None)
+@given(case=shape_and_dim(), seed=st.integers(0, 2**32 - 1),
+       spread=st.sampled_from([1.0, 30.0]))
+def test_softmaxes_match_torch(dtype, forward, backward, torch_fn, case, seed, spread):
+    shape, dim = case
+    x = (random_input(shape, np.float64, seed) * spread).astype(dtype)
+    g = random_input(shape, dtype, seed + 1, with_zeros=False)
+    y_expected, gx_expected = torch_forward_backward(lambda t: torch_fn(t, dim), x, g)
+    y = forward(x, dim)
+    assert_close(y, y_expected, dtype, "forward")
+    assert_close(backward(g, y, dim), gx_expected, dtype, "backward from the output")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmaxes_are_stable_for_huge_inputs(dtype):
+    x = np.array([[1000.0, 0.0, -1000.0], [3e4, 3e4, 3e4]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p, logp = F.softmax(x, 1), F.log_softmax(x, 1)
+    assert_close(p, TF.softmax(torch.tensor(x), 1), dtype, "softmax")
+    assert_close(logp, TF.log_softmax(torch.tensor(x), 1), dtype, "log_softmax")
+
+
+@pytest.mark.parametrize("ndim", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("name, fn, torch_fn", [("softmax", F.softmax, TF.softmax),
+                                                ("log_softmax", F.log_softmax, TF.log_softmax)])
+def test_implicit_dim_follows_torch_and_warns(ndim, name, fn, torch_fn):
+    x = random_input((2, 3, 4, 5)[:ndim], np.float64, ndim, with_zeros=False)
+    message = f"Implicit dimension choice for {name} has been deprecated"
+    with pytest.warns(UserWarning, match=message):
+        expected = torch_fn(torch.tensor(x))
+    with pytest.warns(UserWarning, match=message):
+        actual = fn(x)
+    assert_close(actual, expected, np.float64, f"{name} with dim=None at {ndim}D")
+
+
+@pytest.mark.parametrize("dim", [2, -3, 7])
+def test_softmax_rejects_a_dim_out_of_range(dim):
+    with pytest.raises(ValueError, match=rf"softmax: dim {dim} is out of range for a 2D input"):
+        F.softmax(np.zeros((2, 3)), dim)
+    with pytest.raises(ValueError, match=rf"log_softmax: dim {dim} is out of range"):
+        F.log_softmax(np.zeros((2, 3)), dim)
+
+
+def test_softmax_rejects_a_non_integer_dim():
+    with pytest.raises(TypeError, match=re.escape("softmax: dim must be an int or None, got 1.0")):
+        F.softmax(np.zeros((2, 3)), 1.0)

@@ -1,0 +1,224 @@
+"""batch_norm and batch_norm_backward against torch.nn.functional.batch_norm and autograd."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minicnn.functional.normalization import (
+    batch_norm,
+    batch_norm_backward,
+    batch_norm_forward,
+)
+
+RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
+DTYPES = (np.float64, np.float32)
+
+
+def assert_close(actual: np.ndarray, expected, what: str, scale: float | None = None) -> None:
+    """Equal to ``expected`` within the dtype's relative tolerance times ``scale``.
+
+    ``scale`` defaults to the largest ``|expected|``. A result that is a small difference of
+    large terms (the training-mode input gradient) passes the terms' magnitude instead: its
+    rounding error is relative to them, not to the small result.
+    """
+    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, not {expected.dtype}"
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, not {expected.shape}"
+    rtol = RTOL[actual.dtype]
+    if scale is None:
+        scale = float(np.abs(expected).max(initial=0.0))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-30),
+                               err_msg=what)
+
+
+@st.composite
+def batch_norm_cases(draw):
+    """An input shape (N, C), (N, C, L) or (N, C, H, W), its dtype, and every option."""
+    ndim = draw(st.sampled_from((2, 3, 4)))
+    batch = draw(st.integers(1, 5))
+    channels = draw(st.integers(1, 4))
+    spatial = tuple(draw(st.integers(1, 5)) for _ in range(ndim - 2))
+    training = draw(st.booleans())
+    if training and batch * int(np.prod(spatial)) < 2:
+        batch = 2  # a training batch needs two values per channel
+    return {
+        "shape": (batch, channels, *spatial),
+        "dtype": draw(st.sampled_from(DTYPES)),
+        "training": training,
+        "with_running_stats": (not training) or draw(st.booleans()),
+        "with_weight": draw(st.booleans()),
+        "with_bias": draw(st.booleans()),
+        "momentum": draw(st.sampled_from((0.0, 0.1, 1.0)) | st.floats(0.0, 1.0)),
+        "eps": draw(st.sampled_from((1e-5, 1e-3, 0.5))),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch_norm_cases())
+def test_forward_backward_and_running_stats_match_torch(case):
+    rng = np.random.default_rng(case["seed"])
+    dtype, shape, training = case["dtype"], case["shape"], case["training"]
+    channels = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(dtype)
+    weight = rng.uniform(0.5, 1.5, channels).astype(dtype) if case["with_weight"] else None
+    bias = rng.standard_normal(channels).astype(dtype) if case["with_bias"] else None
+    running_mean = running_var = None
+    if case["with_running_stats"]:
+        running_mean = rng.standard_normal(channels).astype(dtype)
+        running_var = rng.uniform(0.5, 2.0, channels).astype(dtype)
+    grad_output = rng.standard_normal(shape).astype(dtype)
+    x_before, grad_output_before = x.copy(), grad_output.copy()
+
+    # torch always gets a weight and a bias (ones and zeros when ours has none): the output is
+    # the same, and autograd then gives the grad_weight/grad_bias ours returns regardless.
+    x_t = torch.tensor(x, requires_grad=True)
+    weight_t = torch.tensor(np.ones(channels, dtype) if weight is None else weight,
+                            requires_grad=True)
+    bias_t = torch.tensor(np.zeros(channels, dtype) if bias is None else bias,
+                          requires_grad=True)
+    running_mean_t = None if running_mean is None else torch.tensor(running_mean)
+    running_var_t = None if running_var is None else torch.tensor(running_var)
+    expected = F.batch_norm(x_t, running_mean_t, running_var_t, weight_t, bias_t, training,
+                            case["momentum"], case["eps"])
+    expected.backward(torch.tensor(grad_output))
+
+    output, x_hat, inv_std = batch_norm_forward(
+        x, running_mean, running_var, weight, bias, training, case["momentum"], case["eps"]
+    )
+    assert_close(output, expected, "output")
+    assert x_hat.dtype == dtype and inv_std.dtype == dtype and inv_std.shape == (channels,)
+    if running_mean is not None:
+        assert_close(running_mean, running_mean_t, "running_mean after the call")
+        assert_close(running_var, running_var_t, "running_var after the call")
+
+    grad_input, grad_weight, grad_bias = batch_norm_backward(
+        grad_output, x_hat, inv_std, weight, training
+    )
+    # grad_input = weight * inv_std * (g - mean(g) - x_hat * mean(g * x_hat)) can cancel to
+    # almost nothing (two values per channel give x_hat = +-1 nearly exactly).
+    terms_scale = float(np.abs(weight_t.detach().numpy() * inv_std).max()
+                        * np.abs(grad_output).max() * (1 + np.abs(x_hat).max()))
+    assert_close(grad_input, x_t.grad, "grad_input", scale=terms_scale)
+    assert_close(grad_weight, weight_t.grad, "grad_weight")
+    assert_close(grad_bias, bias_t.grad, "grad_bias")
+    np.testing.assert_array_equal(x, x_before, err_msg="the input was modified")
+    np.testing.assert_array_equal(grad_output, grad_output_before,
+                                  err_msg="grad_output was modified")
+
+
+def test_batch_norm_returns_the_forward_output():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 4))
+    expected, _, _ = batch_norm_forward(x, None, None, training=True)
+    np.testing.assert_array_equal(batch_norm(x, None, None, training=True), expected)
+
+
+def staged_training_backward(grad_output, x, weight, eps):
+    """The training-mode backward the long way: one chain-rule step per node of the graph.
+
+    The graph is ``mean -> centered -> var -> inv_std -> x_hat -> y``; this twin walks it
+    backwards, node by node, and must agree with the compact formula.
+    """
+    axes = (0, *range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    count = x.size // x.shape[1]
+    mean = x.mean(axis=axes).reshape(shape)
+    centered = x - mean
+    var = (centered**2).mean(axis=axes).reshape(shape)
+    std = np.sqrt(var + eps)
+    inv_std = 1 / std
+    x_hat = centered * inv_std
+
+    grad_x_hat = grad_output * weight.reshape(shape)
+    grad_inv_std = (grad_x_hat * centered).sum(axis=axes).reshape(shape)
+    grad_centered = grad_x_hat * inv_std
+    grad_std = -grad_inv_std / std**2
+    grad_var = grad_std / (2 * std)
+    grad_centered = grad_centered + grad_var * 2 * centered / count
+    grad_mean = -grad_centered.sum(axis=axes).reshape(shape)
+    grad_input = grad_centered + grad_mean / count
+    return grad_input, (grad_output * x_hat).sum(axis=axes), grad_output.sum(axis=axes)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ndim=st.sampled_from((2, 3, 4)), batch=st.integers(2, 5), channels=st.integers(1, 4),
+       spatial=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+def test_compact_training_backward_equals_the_staged_chain_rule(ndim, batch, channels, spatial,
+                                                                 seed):
+    rng = np.random.default_rng(seed)
+    shape = (batch, channels) + (spatial,) * (ndim - 2)
+    x = rng.standard_normal(shape)
+    weight = rng.uniform(0.5, 1.5, channels)
+    grad_output = rng.standard_normal(shape)
+    _, x_hat, inv_std = batch_norm_forward(x, None, None, weight, training=True, eps=1e-3)
+    compact = batch_norm_backward(grad_output, x_hat, inv_std, weight, training=True)
+    staged = staged_training_backward(grad_output, x, weight, eps=1e-3)
+    for name, actual, expected in zip(("grad_input", "grad_weight", "grad_bias"), compact,
+                                      staged):
+        assert_close(actual, expected, name)
+
+
+def test_training_updates_the_given_running_stats_in_place_with_the_unbiased_variance():
+    x = np.array([[1.0, 10.0], [3.0, 20.0], [5.0, 60.0]])
+    running_mean, running_var = np.zeros(2), np.ones(2)
+    batch_norm(x, running_mean, running_var, training=True, momentum=1.0)
+    np.testing.assert_allclose(running_mean, [3.0, 30.0])
+    np.testing.assert_allclose(running_var, x.var(axis=0, ddof=1))
+
+
+def test_evaluation_leaves_the_running_stats_alone():
+    x = np.random.default_rng(1).standard_normal((4, 3, 5))
+    running_mean, running_var = np.full(3, 0.5), np.full(3, 2.0)
+    batch_norm(x, running_mean, running_var, training=False)
+    np.testing.assert_array_equal(running_mean, 0.5)
+    np.testing.assert_array_equal(running_var, 2.0)
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1), (1, 3, 1, 1)])
+def test_single_value_per_channel_in_training_raises_like_torch(shape):
+    x = np.zeros(shape)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        F.batch_norm(torch.tensor(x), None, None, training=True)
+    with pytest.raises(ValueError, match=r"batch_norm: expected more than 1 value per channel "
+                                         r"when training, got input size \(1, 3"):
+        batch_norm(x, None, None, training=True)
+
+
+def test_evaluation_of_a_single_value_per_channel_is_allowed():
+    output = batch_norm(np.array([[1.0, 2.0]]), np.zeros(2), np.ones(2), training=False, eps=0.0)
+    np.testing.assert_array_equal(output, [[1.0, 2.0]])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"x": [[1.0, 2.0]]}, TypeError, "expected a numpy.ndarray input"),
+        ({"x": np.zeros((2, 3), np.int64)}, TypeError, "float32 or float64 input"),
+        ({"x": np.zeros(3)}, ValueError, "at least 2 dimensions"),
+        ({"running_mean": None}, ValueError, "required when training=False"),
+        ({"weight": np.ones(4)}, ValueError, r"weight of shape \(3,\)"),
+        ({"bias": np.ones(3, np.float32)}, TypeError, "bias has dtype float32"),
+        ({"running_var": [1.0, 1.0, 1.0]}, TypeError, "running_var as a numpy.ndarray"),
+        ({"training": True, "eps": 0.0}, ValueError, "eps must be positive during training"),
+        ({"eps": -1e-5}, ValueError, "eps must be non-negative"),
+        ({"training": True, "momentum": None}, TypeError, "momentum must be a number, got None"),
+    ],
+)
+def test_bad_arguments_raise_sentences(kwargs, error, message):
+    arguments = {"x": np.zeros((2, 3)), "running_mean": np.zeros(3), "running_var": np.ones(3)}
+    arguments.update(kwargs)
+    with pytest.raises(error, match=f"batch_norm: .*{message}"):
+        batch_norm(**arguments)
+
+
+def test_backward_refuses_a_grad_output_of_another_shape():
+    _, x_hat, inv_std = batch_norm_forward(np.ones((2, 3)), None, None, training=True)
+    with pytest.raises(ValueError, match=r"batch_norm_backward: expected grad_output of shape "
+                                         r"\(2, 3\).*got \(3, 2\)"):
+        batch_norm_backward(np.ones((3, 2)), x_hat, inv_std, training=True)

@@ -1,0 +1,401 @@
+"""BatchNorm1d and BatchNorm2d against torch.nn.BatchNorm1d/2d: outputs, gradients, state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minicnn.nn.normalization import BatchNorm1d, BatchNorm2d
+
+RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
+TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
+LAYERS = {"BatchNorm1d": (BatchNorm1d, torch.nn.BatchNorm1d),
+          "BatchNorm2d": (BatchNorm2d, torch.nn.BatchNorm2d)}
+STATE_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+
+def assert_close(actual: np.ndarray, expected, what: str, scale: float | None = None) -> None:
+    """Equal to ``expected`` within the dtype's relative tolerance times ``scale``.
+
+    ``scale`` defaults to the largest ``|expected|``. A result that is a small difference of
+    large terms (the training-mode input gradient) passes the terms' magnitude instead.
+    """
+    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, not {expected.dtype}"
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, not {expected.shape}"
+    rtol = RTOL[actual.dtype]
+    if scale is None:
+        scale = float(np.abs(expected).max(initial=0.0))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-30),
+                               err_msg=what)
+
+
+def training_grad_input_scale(layer, x: np.ndarray, grad_output: np.ndarray) -> float:
+    """Magnitude of the terms of ``weight * inv_std * (g - mean(g) - x_hat * mean(g x_hat))``."""
+    axes = (0, *range(2, x.ndim))
+    inv_std = 1 / np.sqrt(x.astype(np.float64).var(axis=axes) + layer.eps)
+    weight = np.ones(x.shape[1]) if layer.weight is None else layer.weight.data
+    max_x_hat = np.sqrt(x.size // x.shape[1])  # |x_hat| <= sqrt(m - 1) in every channel
+    return float(np.abs(weight * inv_std).max() * np.abs(grad_output).max() * (1 + max_x_hat))
+
+
+def to_torch_state(state_dict) -> dict:
+    return {key: torch.from_numpy(np.array(value)) for key, value in state_dict.items()}
+
+
+def assert_state_equal(ours, theirs: torch.nn.Module) -> None:
+    """Same state_dict keys, in the same order, with equal values, dtypes and shapes."""
+    our_state, their_state = ours.state_dict(), theirs.state_dict()
+    assert list(our_state) == list(their_state)
+    for key, value in our_state.items():
+        if key == "num_batches_tracked":
+            assert value.dtype == np.int64 and value.shape == ()
+            assert int(value) == int(their_state[key]), "num_batches_tracked differs"
+        else:
+            assert_close(value, their_state[key], key)
+
+
+@st.composite
+def layer_configs(draw):
+    """A layer kind, an input shape for it, and every constructor option."""
+    kind = draw(st.sampled_from(sorted(LAYERS)))
+    batch = draw(st.integers(2, 5))
+    channels = draw(st.integers(1, 4))
+    if kind == "BatchNorm1d":
+        spatial = draw(st.sampled_from(((),)) | st.tuples(st.integers(1, 5)))
+    else:
+        spatial = draw(st.tuples(st.integers(1, 5), st.integers(1, 5)))
+    return {
+        "kind": kind,
+        "shape": (batch, channels, *spatial),
+        "dtype": np.dtype(draw(st.sampled_from((np.float64, np.float32)))),
+        "eps": draw(st.sampled_from((1e-5, 1e-3, 0.1))),
+        "momentum": draw(st.sampled_from((0.1, None, 0.0, 1.0)) | st.floats(0.01, 0.99)),
+        "affine": draw(st.booleans()),
+        "bias": draw(st.booleans()),
+        "track_running_stats": draw(st.booleans()),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+def make_layers(config, rng):
+    """Our layer and torch's, same options, sharing random (non-default) affine parameters."""
+    ours_cls, torch_cls = LAYERS[config["kind"]]
+    options = {key: config[key] for key in ("eps", "momentum", "affine", "track_running_stats")}
+    theirs = torch_cls(config["shape"][1], **options, bias=config["bias"],
+                       dtype=TORCH_DTYPES[config["dtype"]])
+    ours = ours_cls(config["shape"][1], **options, bias=config["bias"], dtype=config["dtype"])
+    with torch.no_grad():
+        for param in theirs.parameters():
+            param.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, param.shape)))
+    ours.load_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
+def step(ours, theirs, x: np.ndarray, rng) -> None:
+    """One forward and backward through both layers, comparing output and input gradient."""
+    x_t = torch.tensor(x, requires_grad=True)
+    expected = theirs(x_t)
+    output = ours(x)
+    assert_close(output, expected, f"output ({'train' if ours.training else 'eval'})")
+    grad_output = rng.standard_normal(x.shape).astype(x.dtype)
+    expected.backward(torch.from_numpy(grad_output))
+    grad_input = ours.backward(grad_output)
+    uses_batch_stats = ours.training or ours.running_mean is None
+    scale = training_grad_input_scale(ours, x, grad_output) if uses_batch_stats else None
+    assert_close(grad_input, x_t.grad, "grad_input", scale=scale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(layer_configs(), st.integers(1, 3))
+def test_training_steps_then_evaluation_match_torch(config, training_steps):
+    rng = np.random.default_rng(config["seed"])
+    ours, theirs = make_layers(config, rng)
+    for _ in range(training_steps):
+        x = (rng.standard_normal(config["shape"]) * 2 + 0.5).astype(config["dtype"])
+        step(ours, theirs, x, rng)
+    # Gradients accumulate over the steps in both frameworks.
+    for name, param in ours.named_parameters():
+        assert_close(param.grad, theirs.get_parameter(name).grad, f"{name}.grad")
+    assert_state_equal(ours, theirs)
+
+    ours.eval()
+    theirs.eval()
+    x = (rng.standard_normal(config["shape"]) * 2 + 0.5).astype(config["dtype"])
+    step(ours, theirs, x, rng)
+    assert_state_equal(ours, theirs)  # evaluation changes no statistic and counts no batch
+
+
+@settings(max_examples=25, deadline=None)
+@given(layer_configs())
+def test_state_dict_loads_both_ways(config):
+    rng = np.random.default_rng(config["seed"])
+    ours, theirs = make_layers(config, rng)
+    x = rng.standard_normal(config["shape"]).astype(config["dtype"])
+    for _ in range(2):
+        theirs(torch.from_numpy(x))
+    ours.load_state_dict(theirs.state_dict())
+    assert_state_equal(ours, theirs)
+
+    ours(x * 3 - 1)  # move our statistics away from torch's, then copy them back into torch
+    theirs.load_state_dict(to_torch_state(ours.state_dict()))
+    assert_state_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"eps": 1e-3, "momentum": None},
+        {"affine": False},
+        {"track_running_stats": False, "momentum": 0.5},
+        {"bias": False},
+        {"eps": 1, "momentum": 1.0, "affine": False, "track_running_stats": False},
+    ],
+)
+def test_repr_matches_torch(kind, kwargs):
+    ours_cls, torch_cls = LAYERS[kind]
+    assert repr(ours_cls(16, **kwargs)) == repr(torch_cls(16, **kwargs))
+
+
+def test_repr_of_the_default_layer():
+    assert repr(BatchNorm2d(16)) == (
+        "BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)"
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("track_running_stats", [True, False])
+def test_registers_what_torch_registers_with_its_initial_values(kind, affine, bias,
+                                                                track_running_stats):
+    ours_cls, torch_cls = LAYERS[kind]
+    options = {"affine": affine, "bias": bias, "track_running_stats": track_running_stats}
+    ours, theirs = ours_cls(5, **options), torch_cls(5, **options)
+    assert [name for name, _ in ours.named_parameters()] == [
+        name for name, _ in theirs.named_parameters()
+    ]
+    assert [name for name, _ in ours.named_buffers()] == [
+        name for name, _ in theirs.named_buffers()
+    ]
+    for key in STATE_KEYS:
+        assert (getattr(ours, key) is None) == (getattr(theirs, key) is None), key
+    assert_state_equal(ours, theirs)
+    for name, param in ours.named_parameters():
+        assert param.dtype == np.float32, f"{name} should default to float32"
+    if track_running_stats:
+        assert ours.running_mean.dtype == ours.running_var.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [(BatchNorm1d(3), (1, 3)), (BatchNorm1d(3), (1, 3, 1)), (BatchNorm2d(3), (1, 3, 1, 1)),
+     (BatchNorm2d(3, track_running_stats=False).eval(), (1, 3, 1, 1))],
+)
+def test_single_value_per_channel_raises_when_batch_statistics_are_used(layer, shape):
+    torch_layer = getattr(torch.nn, type(layer).__name__)(
+        3, track_running_stats=layer.track_running_stats
+    ).train(layer.training)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        torch_layer(torch.zeros(shape))
+    message = (rf"{type(layer).__name__}\(3, .*\): expected more than 1 value per channel when "
+               rf"training .*got input size \(1, 3")
+    with pytest.raises(ValueError, match=message):
+        layer(np.zeros(shape, np.float32))
+    if layer.track_running_stats:
+        assert int(layer.num_batches_tracked) == 0, "a refused batch must not be counted"
+
+
+def test_single_value_per_channel_is_fine_in_evaluation_with_running_stats():
+    layer = BatchNorm1d(3).eval()
+    np.testing.assert_allclose(layer(np.ones((1, 3), np.float32)), np.ones((1, 3)), rtol=1e-5)
+    layer.train()
+    assert layer(np.ones((1, 3, 2), np.float32)).shape == (1, 3, 2)  # N=1, L=2: two values
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_float32_stays_float32(affine):
+    layer = BatchNorm2d(3, affine=affine)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    output = layer(x)
+    grad_input = layer.backward(np.ones_like(output))
+    assert output.dtype == grad_input.dtype == np.float32
+    assert layer.running_mean.dtype == layer.running_var.dtype == np.float32
+    for param in layer.parameters():
+        assert param.grad.dtype == np.float32
+    layer.eval()
+    assert layer(x).dtype == np.float32
+
+
+def test_double_converts_floats_and_keeps_num_batches_tracked_int64():
+    layer = BatchNorm1d(4)
+    layer(np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32))
+    layer.double()
+    assert layer.weight.dtype == layer.bias.dtype == np.float64
+    assert layer.running_mean.dtype == layer.running_var.dtype == np.float64
+    assert layer.num_batches_tracked.dtype == np.int64 and layer.num_batches_tracked.shape == ()
+    assert int(layer.num_batches_tracked) == 1
+    assert layer(np.ones((2, 4))).dtype == np.float64
+    assert int(layer.num_batches_tracked) == 2
+    with pytest.raises(TypeError, match=r"BatchNorm1d\(4, .*input dtype float32 does not match"):
+        layer(np.ones((2, 4), np.float32))
+
+
+def test_dtype_argument_builds_float64_state():
+    layer = BatchNorm2d(2, dtype=np.float64)
+    assert layer.weight.dtype == layer.running_var.dtype == np.float64
+    assert layer.num_batches_tracked.dtype == np.int64
+
+
+def test_momentum_none_keeps_the_plain_average_of_the_batch_statistics():
+    rng = np.random.default_rng(0)
+    layer = BatchNorm1d(3, momentum=None, dtype=np.float64)
+    batches = [rng.standard_normal((4, 3, 2)) * (k + 1) for k in range(4)]
+    for x in batches:
+        layer(x)
+    np.testing.assert_allclose(layer.running_mean,
+                               np.mean([x.mean(axis=(0, 2)) for x in batches], axis=0))
+    np.testing.assert_allclose(
+        layer.running_var,
+        np.mean([x.transpose(1, 0, 2).reshape(3, -1).var(axis=1, ddof=1) for x in batches],
+                axis=0),
+    )
+    assert int(layer.num_batches_tracked) == 4
+
+
+def test_turning_tracking_off_after_construction_behaves_like_torch():
+    rng = np.random.default_rng(1)
+    config = {"kind": "BatchNorm2d", "shape": (3, 2, 4, 4), "dtype": np.dtype(np.float64),
+              "eps": 1e-5, "momentum": 0.1, "affine": True, "bias": True,
+              "track_running_stats": True}
+    ours, theirs = make_layers(config, rng)
+    x = rng.standard_normal(config["shape"])
+    step(ours, theirs, x, rng)
+    ours.track_running_stats = theirs.track_running_stats = False
+    step(ours, theirs, x * 2 + 1, rng)  # batch statistics, and the running ones stay put
+    assert_state_equal(ours, theirs)
+    assert int(ours.num_batches_tracked) == 1
+    ours.eval()
+    theirs.eval()
+    step(ours, theirs, x, rng)  # the buffers still exist, so evaluation uses them
+
+
+def test_reset_running_stats_and_reset_parameters_restore_the_initial_state_in_place():
+    layer = BatchNorm1d(3)
+    running_mean, counter = layer.running_mean, layer.num_batches_tracked
+    layer(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
+    layer.weight.data[...] = 2.0
+    layer.bias.data[...] = -1.0
+    layer.reset_running_stats()
+    assert layer.running_mean is running_mean and layer.num_batches_tracked is counter
+    np.testing.assert_array_equal(layer.running_mean, 0.0)
+    np.testing.assert_array_equal(layer.running_var, 1.0)
+    assert int(layer.num_batches_tracked) == 0
+    np.testing.assert_array_equal(layer.weight.data, 2.0)  # parameters untouched
+    layer.reset_parameters()
+    np.testing.assert_array_equal(layer.weight.data, 1.0)
+    np.testing.assert_array_equal(layer.bias.data, 0.0)
+
+
+def test_frozen_weight_gets_no_gradient():
+    layer = BatchNorm2d(2)
+    layer.weight.requires_grad = False
+    output = layer(np.random.default_rng(0).standard_normal((2, 2, 3, 3)).astype(np.float32))
+    layer.backward(np.ones_like(output))
+    assert layer.weight.grad is None
+    assert layer.bias.grad is not None
+
+
+def test_backward_uses_the_statistics_forward_used_even_after_a_mode_switch():
+    rng = np.random.default_rng(2)
+    config = {"kind": "BatchNorm1d", "shape": (4, 3, 5), "dtype": np.dtype(np.float64),
+              "eps": 1e-5, "momentum": 0.1, "affine": True, "bias": True,
+              "track_running_stats": True}
+    ours, theirs = make_layers(config, rng)
+    x = rng.standard_normal(config["shape"])
+    grad_output = rng.standard_normal(config["shape"])
+    x_t = torch.tensor(x, requires_grad=True)
+    theirs(x_t).backward(torch.from_numpy(grad_output))
+    ours(x)
+    ours.eval()
+    grad_input = ours.backward(grad_output)
+    assert_close(grad_input, x_t.grad, "grad_input",
+                 scale=training_grad_input_scale(ours, x, grad_output))
+
+
+def test_backward_before_forward_or_twice_raises():
+    layer = BatchNorm1d(3)
+    with pytest.raises(RuntimeError, match=r"BatchNorm1d\(3, .*backward\(\) called before"):
+        layer.backward(np.ones((2, 3), np.float32))
+    output = layer(np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32))
+    layer.backward(np.ones_like(output))
+    with pytest.raises(RuntimeError, match="backward\\(\\) called before forward\\(\\), or twice"):
+        layer.backward(np.ones_like(output))
+
+
+def test_backward_checks_grad_output():
+    layer = BatchNorm1d(3)
+    layer(np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32))
+    with pytest.raises(ValueError, match=r"expected grad_output of shape \(2, 3\)"):
+        layer.backward(np.ones((3, 2), np.float32))
+    with pytest.raises(TypeError, match="grad_output has dtype float64, expected float32"):
+        layer.backward(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize(
+    ("layer", "x", "error", "message"),
+    [
+        (BatchNorm1d(3), np.zeros((2, 3, 4, 4), np.float32), ValueError,
+         r"expected 2D or 3D input, got 4D"),
+        (BatchNorm2d(3), np.zeros((2, 3, 4), np.float32), ValueError, r"expected 4D input"),
+        (BatchNorm2d(3), np.zeros((2, 4, 5, 5), np.float32), ValueError,
+         r"expected input with 3 channels, got 4"),
+        (BatchNorm1d(3), np.zeros((2, 3)), TypeError, "input dtype float64 does not match"),
+        (BatchNorm1d(3, affine=False), np.zeros((2, 3)), TypeError,
+         "input dtype float64 does not match"),
+        (BatchNorm1d(3), np.zeros((2, 3), np.int32), TypeError,
+         "expected a float32 or float64 input, got dtype int32"),
+        (BatchNorm1d(3), [[0.0, 1.0, 2.0]], TypeError, "expected a numpy.ndarray input"),
+    ],
+)
+def test_bad_inputs_raise_sentences_naming_the_layer(layer, x, error, message):
+    with pytest.raises(error, match=rf"^{type(layer).__name__}\(3, eps=.*: {message}"):
+        layer(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_layer_without_parameters_or_buffers_accepts_either_float_dtype(dtype):
+    layer = BatchNorm1d(3, affine=False, track_running_stats=False)
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(dtype)
+    output = layer(x)
+    assert output.dtype == layer.backward(np.ones_like(output)).dtype == dtype
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"num_features": 0}, ValueError, "num_features must be positive, got 0"),
+        ({"num_features": -2}, ValueError, "num_features must be positive"),
+        ({"num_features": 2.5}, TypeError, "num_features must be an int, got 2.5"),
+        ({"num_features": True}, TypeError, "num_features must be an int"),
+        ({"eps": 0.0}, ValueError, "eps must be a positive number, got 0.0"),
+        ({"eps": "1e-5"}, ValueError, "eps must be a positive number"),
+        ({"momentum": -0.1}, ValueError, r"momentum must be a number in \[0, 1\]"),
+        ({"momentum": 1.5}, ValueError, r"momentum must be .*or None .*, got 1.5"),
+        ({"affine": "yes"}, TypeError, "affine must be a bool, got 'yes'"),
+        ({"track_running_stats": 1}, TypeError, "track_running_stats must be a bool"),
+        ({"bias": None}, TypeError, "bias must be a bool"),
+        ({"dtype": np.int32}, TypeError, "dtype must be float32 or float64, got int32"),
+    ],
+)
+@pytest.mark.parametrize("layer_cls", [BatchNorm1d, BatchNorm2d])
+def test_bad_arguments_raise_sentences_naming_the_layer(layer_cls, kwargs, error, message):
+    arguments = {"num_features": 3, **kwargs}
+    with pytest.raises(error, match=f"^{layer_cls.__name__}: {message}"):
+        layer_cls(**arguments)
