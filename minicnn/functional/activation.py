@@ -137,6 +137,8 @@ def softmax(x: np.ndarray, dim: int | None = None) -> np.ndarray:
     denominator) but keeps every ``exp`` at most 1, so large inputs do not overflow.
     """
     axis = softmax_dim("softmax", x.ndim, dim)
+    if x.size == 0:
+        return x.copy()  # nothing to normalise (and max() of an empty axis would raise)
     x_view = x.reshape(1) if x.ndim == 0 else x
     shifted = x_view - x_view.max(axis=axis, keepdims=True)
     exps = np.exp(shifted)
@@ -164,6 +166,8 @@ def log_softmax(x: np.ndarray, dim: int | None = None) -> np.ndarray:
     accurate than ``log(softmax(x))`` where a probability underflows to 0.
     """
     axis = softmax_dim("log_softmax", x.ndim, dim)
+    if x.size == 0:
+        return x.copy()  # nothing to normalise (and max() of an empty axis would raise)
     x_view = x.reshape(1) if x.ndim == 0 else x
     shifted = x_view - x_view.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))

@@ -9,6 +9,7 @@ which returns the gradient of its input and adds its parameters' gradients into
 from __future__ import annotations
 
 import functools
+import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
@@ -44,6 +45,14 @@ class _IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
 
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+                f"unexpected_keys={self.unexpected_keys!r})")
+
+    __str__ = __repr__
+
 
 def _as_array(value) -> np.ndarray:
     """An ndarray from an ndarray, a Parameter or a torch tensor (duck-typed: no torch import)."""
@@ -65,19 +74,31 @@ def _with_backward_hooks(backward: Callable) -> Callable:
     """Wrap a subclass's ``backward`` so full backward hooks fire around it.
 
     Wrapping here means no layer has to remember to call its hooks, and a learner reading a
-    layer sees only the maths of its backward.
+    layer sees only the maths of its backward. A subclass whose ``backward`` calls
+    ``super().backward()`` runs through two wrappers; only the outermost fires the hooks, so
+    they run once per backward, as in PyTorch.
     """
+    signature = inspect.signature(backward)
 
     @functools.wraps(backward)
-    def wrapper(self, *grad_outputs, **kwargs):
-        grad_input = backward(self, *grad_outputs, **kwargs)
+    def wrapper(self, *args, **kwargs):
+        if self.__dict__.get("_inside_backward"):
+            return backward(self, *args, **kwargs)
+        object.__setattr__(self, "_inside_backward", True)
+        try:
+            grad_input = backward(self, *args, **kwargs)
+        finally:
+            object.__setattr__(self, "_inside_backward", False)
         hooks = self.__dict__.get("_backward_hooks")
         if not hooks:
             return grad_input
+        # The gradients passed in, positionally or by keyword, in the signature's order.
+        bound = signature.bind(self, *args, **kwargs)
+        grad_outputs = tuple(list(bound.arguments.values())[1:])
         as_tuple = isinstance(grad_input, tuple)
         grad_inputs = grad_input if as_tuple else (grad_input,)
         for hook in list(hooks.values()):
-            replaced = hook(self, grad_inputs, tuple(grad_outputs))
+            replaced = hook(self, grad_inputs, grad_outputs)
             if replaced is not None:
                 replaced = tuple(replaced) if isinstance(replaced, (tuple, list)) else (replaced,)
                 if len(replaced) != len(grad_inputs):
@@ -407,40 +428,52 @@ class Module:
 
         Values may be ndarrays or torch tensors. Each value is copied into the existing array,
         keeping its dtype and shape, as PyTorch does. With ``strict``, missing or unexpected
-        keys raise ``RuntimeError`` listing them all; a shape mismatch always raises.
+        keys raise ``RuntimeError`` listing them all, worded and ordered as PyTorch's; a shape
+        mismatch always raises. Returns the missing and unexpected keys.
         """
-        own = self.state_dict(keep_vars=True)
-        missing = [key for key in own if key not in state_dict]
-        unexpected = [key for key in state_dict if key not in own]
-        errors = []
+        missing: list[str] = []
+        unexpected: list[str] = []
+        errors: list[str] = []
+        to_copy = []
+        for prefix, module in self.named_modules():
+            prefix = prefix + "." if prefix else ""
+            local = {name: param.data for name, param in module._parameters.items()
+                     if param is not None}
+            local.update((name, buffer) for name, buffer in module._buffers.items()
+                         if buffer is not None and name not in module._non_persistent_buffers)
+            for name, target in local.items():
+                key = prefix + name
+                if key not in state_dict:
+                    missing.append(key)
+                    continue
+                value = _as_array(state_dict[key])
+                if value.shape != target.shape:
+                    errors.append(
+                        f"size mismatch for {key}: copying a param with shape {value.shape} "
+                        f"from checkpoint, the shape in current model is {target.shape}."
+                    )
+                    continue
+                to_copy.append((target, value))
+            # A key is unexpected at the deepest module its prefix reaches (PyTorch's rule).
+            for key in state_dict:
+                if not key.startswith(prefix):
+                    continue
+                head, *rest = key[len(prefix):].split(".", 1)
+                if (rest and head not in module._modules) or (not rest and head not in local):
+                    unexpected.append(key)
         if strict:
             if unexpected:
-                errors.append(
-                    "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected)
-                )
+                errors.insert(0, "Unexpected key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
             if missing:
-                errors.append(
-                    "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing)
-                )
-        to_copy = []
-        for key, target in own.items():
-            if key not in state_dict:
-                continue
-            value = _as_array(state_dict[key])
-            target_array = target.data if isinstance(target, Parameter) else target
-            if value.shape != target_array.shape:
-                errors.append(
-                    f"size mismatch for {key}: copying a param with shape {value.shape} from "
-                    f"checkpoint, the shape in current model is {target_array.shape}."
-                )
-                continue
-            to_copy.append((target_array, value))
+                errors.insert(0, "Missing key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in missing) + ". ")
         if errors:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(errors)
             )
-        for target_array, value in to_copy:
-            target_array[...] = value
+        for target, value in to_copy:
+            target[...] = value
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ repr

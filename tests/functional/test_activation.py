@@ -188,6 +188,13 @@ def test_softmaxes_are_stable_for_huge_inputs(dtype):
     assert_close(logp, TF.log_softmax(torch.tensor(x), 1), dtype, "log_softmax")
 
 
+@pytest.mark.parametrize("shape, dim", [((3, 0), 1), ((0, 4), 1), ((2, 0, 3), 1)])
+def test_softmaxes_of_empty_inputs_are_empty_as_in_torch(shape, dim):
+    x = np.zeros(shape)
+    assert F.softmax(x, dim).shape == tuple(TF.softmax(torch.tensor(x), dim).shape) == shape
+    assert F.log_softmax(x, dim).shape == shape
+
+
 @pytest.mark.parametrize("ndim", [0, 1, 2, 3, 4])
 @pytest.mark.parametrize("name, fn, torch_fn", [("softmax", F.softmax, TF.softmax),
                                                 ("log_softmax", F.log_softmax, TF.log_softmax)])

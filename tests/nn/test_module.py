@@ -255,6 +255,17 @@ def test_non_strict_load_returns_what_torch_returns_and_loads_the_rest():
     np.testing.assert_array_equal(torch_net.head.weight.detach().numpy(), 7.0)
 
 
+def test_unexpected_keys_are_listed_in_torchs_order():
+    # torch lists them module by module (the root's own strays first), not in dict order.
+    net, torch_net = twins()
+    state = OrderedDict([("features.0.extra", torch.zeros(1))])
+    state.update(torch_net.state_dict())
+    state["stray"] = torch.zeros(1)
+    theirs = torch_net.load_state_dict(state, strict=False).unexpected_keys
+    assert theirs == ["stray", "features.0.extra"]
+    assert net.load_state_dict(state, strict=False).unexpected_keys == theirs
+
+
 def test_non_strict_load_still_refuses_a_size_mismatch():
     net, torch_net = twins()
     state = reshape("head.bias", (5,))(OrderedDict(torch_net.state_dict()))

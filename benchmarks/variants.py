@@ -1,0 +1,80 @@
+"""Switching between the three contestants inside a worker process, and their thread counts.
+
+minicnn's two paths run in the same process: the kernel switch
+(``minicnn.use_kernels(enabled)``, a context manager) selects one. Until the kernels exist
+the switch does not either, and the kernel figures are reported as ``"kernels: not
+available"`` instead of silently timing the reference twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+
+__all__ = [
+    "KERNELS_MISSING",
+    "KernelsUnavailableError",
+    "kernel_switch",
+    "minicnn_variant",
+    "set_threads",
+]
+
+KERNELS_MISSING = "kernels: not available"
+
+
+class KernelsUnavailableError(RuntimeError):
+    """The kernels variant was asked for but ``minicnn.kernels`` cannot be imported."""
+
+
+def kernel_switch() -> Callable | None:
+    """minicnn's ``use_kernels(enabled)`` context manager, or ``None`` if there are no kernels."""
+    import minicnn
+
+    switch = getattr(minicnn, "use_kernels", None)
+    if switch is not None:
+        return switch
+    try:
+        from minicnn.kernels.switch import use_kernels
+    except ImportError:
+        return None
+    return use_kernels
+
+
+@contextmanager
+def minicnn_variant(variant: str):
+    """Run the block with minicnn's ``"reference"`` or ``"kernels"`` path selected.
+
+    Raises:
+        KernelsUnavailableError: ``variant == "kernels"`` and the kernels cannot be imported.
+    """
+    if variant not in ("reference", "kernels"):
+        raise ValueError(
+            f"minicnn_variant: expected 'reference' or 'kernels', got {variant!r}"
+        )
+    switch = kernel_switch()
+    if switch is None:
+        if variant == "kernels":
+            raise KernelsUnavailableError(KERNELS_MISSING)
+        yield  # without kernels, the reference is the only path
+        return
+    with switch(variant == "kernels"):
+        yield
+
+
+def set_threads(framework: str, threads: int) -> None:
+    """Give ``framework`` (``"minicnn"`` or ``"torch"``) ``threads`` threads.
+
+    For minicnn that is its own policy, ``minicnn.threads.set_num_threads`` (BLAS and Numba
+    together); for PyTorch, ``torch.set_num_threads`` (its intra-op pool, which runs its
+    convolutions and matrix products).
+    """
+    if framework == "minicnn":
+        from minicnn.threads import set_num_threads
+
+        set_num_threads(threads)
+    elif framework == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    else:
+        raise ValueError(f"set_threads: framework must be 'minicnn' or 'torch', got {framework!r}")
