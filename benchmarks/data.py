@@ -7,6 +7,7 @@ benchmarks report their rows as not measured, with the reason.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -29,6 +30,16 @@ def find_mnist() -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=2)
+def _mnist_train_set(folder: Path, normalized: bool):
+    """Read (and checksum) the training files once per process: a worker asks for them often."""
+    from minicnn.data.mnist import MNIST
+    from minicnn.data.transforms import Normalize
+
+    transform = Normalize(MNIST.mean, MNIST.std) if normalized else None
+    return MNIST(folder, train=True, transform=transform)
+
+
 def minicnn_mnist(limit: int | None = None):
     """MNIST's training set, normalised, as minicnn's ``train_epoch`` reads it.
 
@@ -39,13 +50,11 @@ def minicnn_mnist(limit: int | None = None):
         A dataset whose ``get_batch`` yields ``(images (B, 1, 28, 28) float32, labels (B,))``.
     """
     from minicnn.data.dataset import Subset
-    from minicnn.data.mnist import MNIST
-    from minicnn.data.transforms import Normalize
 
     folder = find_mnist()
     if folder is None:
         raise FileNotFoundError(MNIST_MISSING)
-    dataset = MNIST(folder, train=True, transform=Normalize(MNIST.mean, MNIST.std))
+    dataset = _mnist_train_set(folder, normalized=True)
     if limit is not None and limit < len(dataset):
         dataset = Subset(dataset, range(limit))
     return dataset
@@ -59,12 +68,10 @@ def torch_mnist(limit: int | None = None):
     """
     import torch
 
-    from minicnn.data.mnist import MNIST
-
     folder = find_mnist()
     if folder is None:
         raise FileNotFoundError(MNIST_MISSING)
-    dataset = MNIST(folder, train=True)
+    dataset = _mnist_train_set(folder, normalized=False)
     images, labels = dataset.images, dataset.targets
     if limit is not None:
         images, labels = images[:limit], labels[:limit]

@@ -15,9 +15,17 @@ from benchmarks.records import MINICNN_VARIANTS, measured, row_id, unavailable
 from benchmarks.settings import Settings
 from benchmarks.timing import measure
 from benchmarks.training import MinicnnTrainer, TorchTrainer
-from benchmarks.variants import KERNELS_MISSING, KernelsUnavailableError, minicnn_variant
+from benchmarks.variants import run_in_variant
 
-__all__ = ["epoch_name", "row_ids", "run_minicnn", "run_torch", "torch_train_epoch"]
+__all__ = [
+    "epoch_name",
+    "epoch_name_for_batch",
+    "measure_minicnn",
+    "measure_torch",
+    "row_ids",
+    "tasks",
+    "torch_train_epoch",
+]
 
 GROUP = "epoch"
 PHASE = "train epoch"
@@ -25,8 +33,12 @@ MNIST_TRAIN_IMAGES = 60_000
 WARMUP_STEPS = 3
 
 
+def epoch_name_for_batch(batch: int) -> str:
+    return f"MNIST batch {batch}"
+
+
 def epoch_name(settings: Settings) -> str:
-    return f"MNIST batch {settings.epoch_batch}"
+    return epoch_name_for_batch(settings.epoch_batch)
 
 
 def row_ids(settings: Settings) -> list[str]:
@@ -73,7 +85,13 @@ def _time_minicnn_epoch(settings: Settings, limit: int, repeats: int):
     return timing, len(dataset)
 
 
-def run_minicnn(threads: int, settings: Settings) -> list[dict]:
+def tasks(settings: Settings) -> list[str]:
+    """A single unit of work: the epoch."""
+    return ["epoch"]
+
+
+def measure_minicnn(task: str, threads: int, settings: Settings) -> list[dict]:
+    """One epoch in each minicnn variant (``task`` is ``"epoch"``)."""
     records = []
     for variant in MINICNN_VARIANTS:
         if find_mnist() is None:
@@ -85,13 +103,14 @@ def run_minicnn(threads: int, settings: Settings) -> list[dict]:
             repeats = 1
         else:
             limit, repeats = settings.epoch_images, settings.epoch_repeats
-        try:
-            with minicnn_variant(variant):
-                timing, images = _time_minicnn_epoch(settings, limit, repeats)
-        except KernelsUnavailableError:
+        outcome, note = run_in_variant(
+            variant, lambda: _time_minicnn_epoch(settings, limit, repeats)  # noqa: B023
+        )
+        if note is not None:
             records.append(unavailable(GROUP, epoch_name(settings), PHASE, threads, variant,
-                                       KERNELS_MISSING, _description(settings)))
+                                       note, _description(settings)))
             continue
+        timing, images = outcome
         records.append(_record(settings, threads, variant, timing, images))
     return records
 
@@ -111,7 +130,8 @@ def torch_train_epoch(trainer: TorchTrainer, images, labels, batch: int, generat
     return len(labels)
 
 
-def run_torch(threads: int, settings: Settings) -> list[dict]:
+def measure_torch(task: str, threads: int, settings: Settings) -> list[dict]:
+    """One epoch in PyTorch (``task`` is ``"epoch"``)."""
     import torch
 
     if find_mnist() is None:

@@ -34,9 +34,11 @@ import numpy as np
 from benchmarks.records import MINICNN_VARIANTS, measured, row_id, unavailable
 from benchmarks.settings import Settings
 from benchmarks.timing import measure
-from benchmarks.variants import KERNELS_MISSING, KernelsUnavailableError, minicnn_variant
+from benchmarks.variants import run_in_variant
 
-__all__ = ["PHASES", "LayerCase", "layer_cases", "row_ids", "run_minicnn", "run_torch"]
+__all__ = [
+    "PHASES", "LayerCase", "layer_cases", "measure_minicnn", "measure_torch", "row_ids", "tasks",
+]
 
 GROUP = "layers"
 PHASES = ("forward", "backward", "forward+backward")
@@ -89,8 +91,20 @@ def row_ids(settings: Settings) -> list[str]:
     ]
 
 
+def tasks(settings: Settings) -> list[str]:
+    """The units of work a worker is asked for, one at a time: one layer each."""
+    return [case.name for case in layer_cases(settings.layer_batch)]
+
+
+def _case(task: str, settings: Settings) -> LayerCase:
+    for case in layer_cases(settings.layer_batch):
+        if case.name == task:
+            return case
+    raise ValueError(f"benchmarks.layers: no layer named {task!r}")
+
+
 def _inputs(case: LayerCase) -> tuple[np.ndarray, np.ndarray]:
-    """A float32 input and, for the loss, int64 targets (else an empty array)."""
+    """A float32 input of the case's shape, and int64 class targets (used by the loss)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(case.input_shape, dtype=np.float32)
     targets = rng.integers(0, case.input_shape[-1], size=case.input_shape[0])
@@ -160,23 +174,21 @@ def _time_minicnn_case(case: LayerCase, settings: Settings) -> dict:
     return _time_phases(settings, forward, backward, layer.zero_grad)
 
 
-def run_minicnn(threads: int, settings: Settings) -> list[dict]:
-    """Every layer, phase and minicnn variant at ``threads`` threads (set by the caller)."""
+def measure_minicnn(task: str, threads: int, settings: Settings) -> list[dict]:
+    """Every phase of layer ``task`` in both minicnn variants (threads set by the caller)."""
+    case = _case(task, settings)
     records = []
-    for case in layer_cases(settings.layer_batch):
-        for variant in MINICNN_VARIANTS:
-            try:
-                with minicnn_variant(variant):
-                    timings = _time_minicnn_case(case, settings)
-            except KernelsUnavailableError:
-                records += [unavailable(GROUP, case.name, phase, threads, variant,
-                                        KERNELS_MISSING, case.description) for phase in PHASES]
-                continue
-            records += [
-                measured(GROUP, case.name, phase, threads, variant, value=timing.median,
-                         unit="s", description=case.description, timing=timing)
-                for phase, timing in timings.items()
-            ]
+    for variant in MINICNN_VARIANTS:
+        timings, note = run_in_variant(variant, lambda: _time_minicnn_case(case, settings))
+        if note is not None:
+            records += [unavailable(GROUP, case.name, phase, threads, variant, note,
+                                    case.description) for phase in PHASES]
+            continue
+        records += [
+            measured(GROUP, case.name, phase, threads, variant, value=timing.median,
+                     unit="s", description=case.description, timing=timing)
+            for phase, timing in timings.items()
+        ]
     return records
 
 
@@ -217,14 +229,12 @@ def _time_torch_case(case: LayerCase, settings: Settings) -> dict:
     return _time_phases(settings, forward, backward, reset)
 
 
-def run_torch(threads: int, settings: Settings) -> list[dict]:
-    """Every layer and phase in PyTorch at ``threads`` threads (set by the caller)."""
-    records = []
-    for case in layer_cases(settings.layer_batch):
-        timings = _time_torch_case(case, settings)
-        records += [
-            measured(GROUP, case.name, phase, threads, "torch", value=timing.median, unit="s",
-                     description=case.description, timing=timing)
-            for phase, timing in timings.items()
-        ]
-    return records
+def measure_torch(task: str, threads: int, settings: Settings) -> list[dict]:
+    """Every phase of layer ``task`` in PyTorch (threads set by the caller)."""
+    case = _case(task, settings)
+    timings = _time_torch_case(case, settings)
+    return [
+        measured(GROUP, case.name, phase, threads, "torch", value=timing.median, unit="s",
+                 description=case.description, timing=timing)
+        for phase, timing in timings.items()
+    ]

@@ -11,7 +11,8 @@ from its own process, started with the same thread count:
   NumPy's OpenBLAS to an older, slower kernel. Which kernel runs is recorded (threadpoolctl).
 - ``MINICNN_KERNELS`` is removed: each worker selects minicnn's path through the switch.
 
-A child writes its results as JSON into a file named by the parent.
+A one-shot child writes its results as JSON into a file named by the parent
+(:func:`run_child`); a :class:`Worker` stays up and answers requests, one JSON line each.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from benchmarks.data import REPO_ROOT
 
-__all__ = ["ChildFailedError", "child_env", "run_child"]
+__all__ = ["ChildFailedError", "Worker", "child_env", "run_child"]
 
 _OPENMP_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 _OPENBLAS_MACHINE_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -81,3 +82,61 @@ def run_child(module: str, args: list[str], env: dict[str, str], timeout: float 
                 f"{completed.returncode}:\n{completed.stderr[-4000:]}"
             )
         return json.loads(out.read_text())
+
+
+class Worker:
+    """A running :mod:`benchmarks.worker` process for one framework and thread count.
+
+    Use as a context manager; :meth:`request` sends one request and waits for its answer.
+    """
+
+    def __init__(self, framework: str, threads: int, settings_json: str, env: dict[str, str]):
+        self.framework = framework
+        self.threads = threads
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
+        command = [sys.executable, "-m", "benchmarks.worker", "--framework", framework,
+                   "--threads", str(threads), "--settings", settings_json]
+        self._process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, text=True,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=self._stderr)
+        self._receive()  # {"ready": true}
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _failure(self, what: str) -> ChildFailedError:
+        self._stderr.seek(0)
+        return ChildFailedError(
+            f"benchmark worker ({self.framework}, {self.threads} threads) {what}:\n"
+            f"{self._stderr.read()[-4000:]}"
+        )
+
+    def _receive(self) -> dict:
+        line = self._process.stdout.readline()
+        if not line:
+            self._process.wait()
+            raise self._failure(f"exited with code {self._process.returncode}")
+        message = json.loads(line)
+        if "error" in message:
+            raise self._failure(f"failed:\n{message['error']}")
+        return message
+
+    def request(self, message: dict) -> dict:
+        """Send ``message`` and return the worker's answer.
+
+        Raises:
+            ChildFailedError: the worker died or reported an error (its traceback is quoted).
+        """
+        self._process.stdin.write(json.dumps(message) + "\n")
+        self._process.stdin.flush()
+        return self._receive()
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.stdin.close()
+            self._process.wait(timeout=60)
+        self._process.stdout.close()
+        self._stderr.close()

@@ -29,6 +29,7 @@ class Settings:
         reference_epoch_images: images timed for the NumPy reference, whose full epoch would
             take minutes; its epoch time is extrapolated from its throughput (and says so).
         import_runs: subprocesses timing ``import minicnn`` / ``import torch``.
+        import_warmup: untimed import runs first (they write Python's bytecode cache).
         first_step_runs: subprocesses timing the first training step (cold and warm cache each).
         memory_images: images trained on in the peak-memory subprocess (``None``: the epoch).
         reference_memory_images: the same for the NumPy reference.
@@ -48,6 +49,7 @@ class Settings:
     epoch_repeats: int = 3
     reference_epoch_images: int | None = 9600
     import_runs: int = 7
+    import_warmup: int = 1
     first_step_runs: int = 3
     memory_images: int | None = None
     reference_memory_images: int | None = 9600
@@ -69,11 +71,11 @@ class Settings:
             "target_seconds": 0.0,
             "warmup": 1,
             "step_target_seconds": 0.0,
-            "epoch_batch": 32,
             "epoch_images": 128,
             "epoch_repeats": 1,
             "reference_epoch_images": 64,
             "import_runs": 1,
+            "import_warmup": 0,
             "first_step_runs": 1,
             "memory_images": 128,
             "reference_memory_images": 64,

@@ -10,9 +10,9 @@ from benchmarks.records import MINICNN_VARIANTS, measured, row_id, unavailable
 from benchmarks.settings import Settings
 from benchmarks.timing import measure
 from benchmarks.training import MinicnnTrainer, TorchTrainer, random_batch
-from benchmarks.variants import KERNELS_MISSING, KernelsUnavailableError, minicnn_variant
+from benchmarks.variants import run_in_variant
 
-__all__ = ["row_ids", "run_minicnn", "run_torch", "step_name"]
+__all__ = ["measure_minicnn", "measure_torch", "row_ids", "step_name", "tasks"]
 
 GROUP = "step"
 PHASE = "train step"
@@ -38,28 +38,32 @@ def _description(batch: int) -> str:
     return f"zero_grad, forward, loss, backward, SGD step on ({batch}, 1, 28, 28) float32"
 
 
-def run_minicnn(threads: int, settings: Settings) -> list[dict]:
+def tasks(settings: Settings) -> list[str]:
+    """One unit of work per batch size."""
+    return [str(batch) for batch in settings.step_batches]
+
+
+def measure_minicnn(task: str, threads: int, settings: Settings) -> list[dict]:
+    """The training step at batch ``int(task)`` in both minicnn variants."""
+    batch = int(task)
+    name = step_name(batch)
     records = []
-    for batch in settings.step_batches:
-        name = step_name(batch)
-        for variant in MINICNN_VARIANTS:
-            try:
-                with minicnn_variant(variant):
-                    timing = _time_steps(MinicnnTrainer(), batch, settings)
-            except KernelsUnavailableError:
-                records.append(unavailable(GROUP, name, PHASE, threads, variant,
-                                           KERNELS_MISSING, _description(batch)))
-                continue
-            records.append(measured(GROUP, name, PHASE, threads, variant, value=timing.median,
-                                    unit="s", description=_description(batch), timing=timing))
+    for variant in MINICNN_VARIANTS:
+        timing, note = run_in_variant(
+            variant, lambda: _time_steps(MinicnnTrainer(), batch, settings)
+        )
+        if note is not None:
+            records.append(unavailable(GROUP, name, PHASE, threads, variant, note,
+                                       _description(batch)))
+            continue
+        records.append(measured(GROUP, name, PHASE, threads, variant, value=timing.median,
+                                unit="s", description=_description(batch), timing=timing))
     return records
 
 
-def run_torch(threads: int, settings: Settings) -> list[dict]:
-    records = []
-    for batch in settings.step_batches:
-        timing = _time_steps(TorchTrainer(), batch, settings)
-        records.append(measured(GROUP, step_name(batch), PHASE, threads, "torch",
-                                value=timing.median, unit="s", description=_description(batch),
-                                timing=timing))
-    return records
+def measure_torch(task: str, threads: int, settings: Settings) -> list[dict]:
+    """The training step at batch ``int(task)`` in PyTorch."""
+    batch = int(task)
+    timing = _time_steps(TorchTrainer(), batch, settings)
+    return [measured(GROUP, step_name(batch), PHASE, threads, "torch", value=timing.median,
+                     unit="s", description=_description(batch), timing=timing)]

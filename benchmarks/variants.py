@@ -8,6 +8,8 @@ available"`` instead of silently timing the reference twice.
 
 from __future__ import annotations
 
+import sys
+import traceback
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -16,6 +18,7 @@ __all__ = [
     "KernelsUnavailableError",
     "kernel_switch",
     "minicnn_variant",
+    "run_in_variant",
     "set_threads",
 ]
 
@@ -59,6 +62,26 @@ def minicnn_variant(variant: str):
         return
     with switch(variant == "kernels"):
         yield
+
+
+def run_in_variant(variant: str, work: Callable[[], object]) -> tuple[object, str | None]:
+    """``(work(), None)`` run inside ``variant``, or ``(None, why)`` if the kernels could not.
+
+    A missing kernel package gives ``"kernels: not available"``; an error inside the kernels
+    gives ``"kernels failed: <error>"`` (traceback on stderr), so one broken kernel costs its
+    own rows, not the whole run. An error in the reference path is raised: that is a bug.
+    """
+    try:
+        with minicnn_variant(variant):
+            return work(), None
+    except KernelsUnavailableError:
+        return None, KERNELS_MISSING
+    except Exception as error:
+        if variant != "kernels":
+            raise
+        traceback.print_exc(file=sys.stderr)
+        message = str(error).splitlines()[0] if str(error) else ""
+        return None, f"kernels failed: {type(error).__name__}: {message}"[:200]
 
 
 def set_threads(framework: str, threads: int) -> None:

@@ -26,8 +26,8 @@ _LAZY = {
     "models": ("minicnn.models", None),
     "train": ("minicnn.train", None),
     "testing": ("minicnn.testing", None),
-    "gradcheck": ("minicnn.gradcheck", "gradcheck"),
-    "GradcheckError": ("minicnn.gradcheck", "GradcheckError"),
+    "gradcheck": ("minicnn.gradient_check", "gradcheck"),
+    "GradcheckError": ("minicnn.gradient_check", "GradcheckError"),
     "set_num_threads": ("minicnn.threads", "set_num_threads"),
 }
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minicnn.gradcheck import (
+from minicnn.gradient_check import (
     format_error,
     format_table,
     max_errors,

@@ -59,6 +59,8 @@ def _blas_controllers() -> list:
 class blas_threads:  # noqa: N801 - used like a function: `with blas_threads():`
     """Context manager: BLAS runs on ``threads`` threads inside the block, as before after it.
 
+    ``threads=None`` means :data:`KERNEL_BLAS_THREADS`.
+
     Talks to the BLAS library directly (through threadpoolctl's controllers, looked up once):
     about a microsecond per block, cheap enough to wrap every product of a training step,
     where ``threadpoolctl.threadpool_limits`` costs hundreds.
@@ -66,8 +68,8 @@ class blas_threads:  # noqa: N801 - used like a function: `with blas_threads():`
 
     __slots__ = ("_previous", "_threads")
 
-    def __init__(self, threads: int = KERNEL_BLAS_THREADS):
-        self._threads = threads
+    def __init__(self, threads: int | None = None):
+        self._threads = KERNEL_BLAS_THREADS if threads is None else threads
         self._previous = None
 
     def __enter__(self) -> blas_threads:

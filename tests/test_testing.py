@@ -154,7 +154,7 @@ def test_grad_output_of_the_wrong_shape_is_an_error():
 
 
 def test_importing_minicnn_does_not_import_torch():
-    code = ("import sys, minicnn, minicnn.gradcheck, minicnn.testing, minicnn.cli; "
+    code = ("import sys, minicnn, minicnn.gradient_check, minicnn.testing, minicnn.cli; "
             "print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)

@@ -2,8 +2,9 @@
 
 Each command lives in its own module ``minicnn/cli/<name>.py``, which exposes:
 
-* ``NAME``: the command's name on the command line (``"gradcheck"``);
-* ``add_parser(subparsers)``: adds its ``argparse`` sub-parser (help text and options);
+* ``add_parser(subparsers)``: adds its ``argparse`` sub-parser with
+  ``subparsers.add_parser("<name>", help=..., description=...)`` and its options, and
+  returns it;
 * ``run(args) -> int``: does the work and returns the exit status (0 for success).
 
 Adding a command is writing such a module and listing it in :data:`COMMANDS`. A command module
@@ -17,11 +18,11 @@ import argparse
 from collections.abc import Sequence
 
 from minicnn import __version__
-from minicnn.cli import gradcheck
+from minicnn.cli import evaluate, gradcheck, import_torch, predict, train
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = [gradcheck]
+COMMANDS = [train, evaluate, predict, import_torch, gradcheck]
 """The command modules, in the order ``minicnn --help`` lists them."""
 
 
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", title="commands", required=True)
     for command in COMMANDS:
         command_parser = command.add_parser(subparsers)
-        command_parser.set_defaults(run=command.run)
+        # An unusual name, so that no command's own option can shadow it.
+        command_parser.set_defaults(_run_command=command.run)
     return parser
 
 
@@ -45,4 +47,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     Usage errors exit through ``argparse`` with status 2 and a message on stderr.
     """
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    return args._run_command(args)

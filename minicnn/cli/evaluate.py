@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
@@ -10,6 +11,13 @@ from minicnn.models import MODEL_NAMES
 from minicnn.train.config import DATASETS
 
 __all__ = ["add_parser", "confusion_matrix", "format_report", "run"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -23,8 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="the network (default: read from the checkpoint)")
     parser.add_argument("--dataset", choices=DATASETS, default="mnist")
     parser.add_argument("--data-dir", default=None, help="folder holding the IDX files")
-    parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--limit-test", type=int, default=None, metavar="N",
+    parser.add_argument("--batch-size", type=_positive_int, default=1000)
+    parser.add_argument("--limit-test", type=_positive_int, default=None, metavar="N",
                         help="evaluate on the first N test images")
     return parser
 
@@ -58,7 +66,11 @@ def run(args: argparse.Namespace) -> int:
     from minicnn.train.loop import evaluate
     from minicnn.train.trainer import load_split
 
-    model, weights = load_trained_model(args.checkpoint, args.model)
+    try:
+        model, weights = load_trained_model(args.checkpoint, args.model)
+    except (FileNotFoundError, ValueError) as error:  # CheckpointError is a ValueError
+        print(f"minicnn evaluate: {error}", file=sys.stderr)
+        return 1
     dtype = next(model.parameters()).dtype
     test_set = load_split(args.dataset, args.data_dir, False, dtype, args.limit_test)
     result = evaluate(model, DataLoader(test_set, batch_size=args.batch_size),

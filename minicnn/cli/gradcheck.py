@@ -2,7 +2,7 @@
 
 For each representative configuration of each layer (:data:`CASES`) two checks run:
 
-* :func:`minicnn.gradcheck.gradcheck`: the hand-written backward against central finite
+* :func:`minicnn.gradcheck`: the hand-written backward against central finite
   differences in float64 (``atol=1e-5, rtol=1e-3``), for the input and every parameter;
 * :func:`minicnn.testing.compare_with_torch`: output, input gradient, parameter gradients and
   buffers against ``torch.nn``'s layer with the same weights (float64: ``rtol=1e-10``;
@@ -10,7 +10,7 @@ For each representative configuration of each layer (:data:`CASES`) two checks r
 
 One row per configuration; the exit status is 1 if any row fails. Inputs stay clear of the
 points where a layer has no derivative (ReLU at 0, ties in a max-pooling window), where finite
-differences mean nothing: see :mod:`minicnn.gradcheck`.
+differences mean nothing: see :mod:`minicnn.gradient_check`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from minicnn import random as minicnn_random
-from minicnn.gradcheck import GradcheckReport, format_error, format_table, gradcheck
+from minicnn.gradient_check import GradcheckReport, format_error, format_table, gradcheck
 from minicnn.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minicnn.nn.container import Sequential
 from minicnn.nn.conv import Conv2d

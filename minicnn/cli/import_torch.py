@@ -10,6 +10,7 @@ PyTorch's key names, read by ``safetensors.torch.load_file``.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def read_torch_state_dict(path: Path) -> dict[str, np.ndarray]:
-    """Arrays from a safetensors file, or from a torch.save file (needs torch installed)."""
+    """Arrays from a safetensors file, or from a torch.save file (needs torch installed).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is not a state_dict of tensors (one-line message naming it).
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     if path.suffix == ".safetensors":
         from minicnn.train.checkpoint import load_weights
 
@@ -40,12 +48,18 @@ def read_torch_state_dict(path: Path) -> dict[str, np.ndarray]:
     try:
         import torch
     except ImportError:
-        raise SystemExit(f"{path}: reading a torch.save file needs PyTorch installed; or save "
+        raise ValueError(f"{path}: reading a torch.save file needs PyTorch installed; or save "
                          "the state_dict with safetensors.torch.save_file instead") from None
-    # weights_only: never run code from the file (a plain state_dict needs none).
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
-        raise SystemExit(f"{path}: expected a state_dict (a dict of tensors), got "
+    try:
+        # weights_only: never run code from the file (a plain state_dict needs none).
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError...
+        reason = " ".join(str(error).split())[:200]
+        raise ValueError(f"{path}: not a state_dict torch.load can read safely ({reason}); "
+                         "save model.state_dict(), not the model") from None
+    if not isinstance(state, dict) or not all(
+            isinstance(value, torch.Tensor) for value in state.values()):
+        raise ValueError(f"{path}: expected a state_dict (a dict of tensors), got "
                          f"{type(state).__name__}; save model.state_dict(), not the model")
     return {key: value.detach().cpu().numpy() for key, value in state.items()}
 
@@ -54,14 +68,22 @@ def run(args: argparse.Namespace) -> int:
     from minicnn.models import build_model
     from minicnn.train.checkpoint import save_weights
 
-    state = read_torch_state_dict(Path(args.source))
+    try:
+        state = read_torch_state_dict(Path(args.source))
+    except (FileNotFoundError, ValueError) as error:  # CheckpointError is a ValueError
+        print(f"minicnn import-torch: {error}", file=sys.stderr)
+        return 1
+    if not state:
+        print(f"minicnn import-torch: {args.source} holds no tensors", file=sys.stderr)
+        return 1
     model = build_model(args.model)
     dtype = next(iter(state.values())).dtype
     model.to(dtype if np.issubdtype(dtype, np.floating) else np.float32)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
-        print(f"{args.source} does not fit minicnn's {args.model}:\n{error}")
+        print(f"minicnn import-torch: {args.source} does not fit minicnn's {args.model}:\n"
+              f"{error}", file=sys.stderr)
         return 1
     save_weights(args.destination, model.state_dict(), {"minicnn.model": args.model})
     print(f"wrote {args.destination}: {len(state)} tensors for {args.model}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
@@ -31,9 +32,13 @@ def run(args: argparse.Namespace) -> int:
     from minicnn.functional.activation import softmax
     from minicnn.train.loading import load_trained_model
 
-    model, _ = load_trained_model(args.checkpoint, args.model)
+    try:
+        model, _ = load_trained_model(args.checkpoint, args.model)
+        frames = np.stack([load_digit_image(path) for path in args.images])
+    except (FileNotFoundError, ValueError) as error:  # CheckpointError is a ValueError
+        print(f"minicnn predict: {error}", file=sys.stderr)
+        return 1
     dtype = next(model.parameters()).dtype
-    frames = np.stack([load_digit_image(path) for path in args.images])
     batch = ((frames.astype(dtype) / 255 - MNIST_MEAN) / MNIST_STD).astype(dtype)
     probabilities = softmax(model(batch[:, None]), dim=1)
     for path, row in zip(args.images, probabilities):

@@ -48,19 +48,28 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "metrics and checkpoints.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--model", choices=MODEL_NAMES, default=defaults.model)
-    parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
+    # ArgumentDefaultsHelpFormatter shows "(default: ...)" only for options with help text.
+    parser.add_argument("--model", choices=MODEL_NAMES, default=defaults.model,
+                        help="the network")
+    parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset,
+                        help="the dataset")
     # None, not the default, so that --resume can tell "extend the run" from "not given".
     parser.add_argument("--epochs", type=_positive_int, default=None,
                         help=f"epochs to train (default: {defaults.epochs})")
-    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size)
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
-    parser.add_argument("--lr", type=_positive_float, default=defaults.lr)
-    parser.add_argument("--momentum", type=_non_negative_float, default=defaults.momentum)
+    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
+                        help="images per training step")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer,
+                        help="the optimiser (sgd uses Nesterov momentum when --momentum > 0)")
+    parser.add_argument("--lr", type=_positive_float, default=defaults.lr,
+                        help="learning rate (the peak rate with --scheduler onecycle)")
+    parser.add_argument("--momentum", type=_non_negative_float, default=defaults.momentum,
+                        help="momentum of sgd and rmsprop")
     parser.add_argument("--weight-decay", type=_non_negative_float,
-                        default=defaults.weight_decay)
-    parser.add_argument("--scheduler", choices=SCHEDULERS, default=defaults.scheduler)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+                        default=defaults.weight_decay, help="L2 penalty (decoupled for adamw)")
+    parser.add_argument("--scheduler", choices=SCHEDULERS, default=defaults.scheduler,
+                        help="learning-rate schedule over the run")
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="seed of the initial weights and the data order")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding the IDX files (used offline, as it is); default: "
                              "download into the cache ($MINICNN_CACHE_DIR or ~/.cache/minicnn)")
@@ -72,7 +81,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="train on the first N training images")
     parser.add_argument("--limit-test", type=_positive_int, default=None, metavar="N",
                         help="evaluate on the first N test images")
-    parser.add_argument("--dtype", choices=DTYPES, default=defaults.dtype)
+    parser.add_argument("--dtype", choices=DTYPES, default=defaults.dtype,
+                        help="floating-point type of the weights and batches")
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
                         help="continue the run in RUN_DIR from its last checkpoint (its saved "
                              "config is used; --epochs may extend it)")
@@ -94,13 +104,30 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from minicnn.data import DownloadError
     from minicnn.threads import set_num_threads
+    from minicnn.train.checkpoint import CheckpointError
+    from minicnn.train.run_dir import RunDir
     from minicnn.train.trainer import Trainer
 
     if args.resume:
-        trainer = Trainer.resume(args.resume, epochs=args.epochs)
+        run_dir = RunDir(args.resume)
+        if not (run_dir.checkpoint.is_file() and run_dir.config.is_file()):
+            print(f"minicnn train: cannot resume {args.resume}: not a run directory (it needs "
+                  "config.json and checkpoint.safetensors, written after each epoch)",
+                  file=sys.stderr)
+            return 2
+        try:
+            trainer = Trainer.resume(args.resume, epochs=args.epochs)
+        except (CheckpointError, DownloadError, ValueError) as error:
+            print(f"minicnn train: cannot resume {args.resume}: {error}", file=sys.stderr)
+            return 1
     else:
-        trainer = Trainer.new(_config_from_args(args))
+        try:
+            trainer = Trainer.new(_config_from_args(args))
+        except DownloadError as error:
+            print(f"minicnn train: {error}", file=sys.stderr)
+            return 1
     config = trainer.config
     if config.threads is not None:
         set_num_threads(config.threads)
@@ -124,14 +151,19 @@ def run(args: argparse.Namespace) -> int:
             f"{report.train.images_per_second:,.0f} img/s"
         )
 
-    reports = []
-    while trainer.epochs_done < config.epochs:
-        bar = tqdm(total=len(trainer.train_loader.dataset), unit="img", leave=False,
-                   desc=f"epoch {trainer.epochs_done + 1}/{config.epochs}",
-                   disable=args.no_progress, file=sys.stderr)
-        report = trainer.run_epoch(on_step)
-        on_epoch(report)
-        reports.append(report)
+    try:
+        while trainer.epochs_done < config.epochs:
+            bar = tqdm(total=len(trainer.train_loader.dataset), unit="img", leave=False,
+                       desc=f"epoch {trainer.epochs_done + 1}/{config.epochs}",
+                       disable=args.no_progress, file=sys.stderr)
+            on_epoch(trainer.run_epoch(on_step))
+    except KeyboardInterrupt:
+        # The checkpoint of the last finished epoch is intact (written atomically).
+        if bar is not None:
+            bar.close()
+        print(f"\ninterrupted during epoch {trainer.epochs_done + 1}; continue with: "
+              f"minicnn train --resume {trainer.run_dir.path}", file=sys.stderr)
+        return 130
 
     metrics = trainer.run_dir.read_metrics()
     if not metrics:

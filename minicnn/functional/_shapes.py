@@ -6,24 +6,30 @@ formulas live in exactly one place.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
+
+import numpy as np
 
 __all__ = ["conv_output_size", "pair", "pool_output_size", "same_padding"]
 
 
-def pair(value, name: str, owner: str = "") -> tuple[int, int]:
-    """Normalise an ``int`` or a 2-sequence of ints to a ``(height, width)`` tuple.
+def _is_int(value) -> bool:
+    # NumPy integers count (torch accepts np.int64(3) as a kernel size); bools do not.
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
-    Raises ``TypeError``/``ValueError`` naming ``owner`` (a layer or function) and ``name``.
+
+def pair(value, name: str, owner: str = "") -> tuple[int, int]:
+    """Normalise an ``int`` or a 2-sequence of ints to a ``(height, width)`` tuple of ints.
+
+    Raises ``TypeError`` naming ``owner`` (a layer or function) and ``name``.
     """
-    prefix = f"{owner}: " if owner else ""
-    if isinstance(value, bool):
-        raise TypeError(f"{prefix}{name} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, int):
-        return (value, value)
+    if _is_int(value):
+        return (int(value), int(value))
     is_pair = isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2
-    if is_pair and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return (value[0], value[1])
+    if is_pair and all(_is_int(v) for v in value):
+        return (int(value[0]), int(value[1]))
+    prefix = f"{owner}: " if owner else ""
     raise TypeError(f"{prefix}{name} must be an int or a pair of ints, got {value!r}")
 
 

@@ -2,9 +2,9 @@
 
 Run separately, a conv block makes four passes over its largest array after the product:
 bias + NHWC->NCHW, ReLU, its mask, and the pooling; the backward as many again. Fused, the
-forward makes one pass over the product rows that adds the bias, applies ReLU, takes each
+forward makes one pass over the product that adds the bias, applies ReLU, takes each
 2x2 window's maximum and records which of its four entries won; the backward routes each
-pooled gradient straight to the winning row of the product's gradient. The result is the
+pooled gradient straight to the winning entry of the product's gradient. The result is the
 same, number for number, as the three layers run one after the other (tests hold them
 equal): the ReLU is folded into the winner's code, ``-1`` meaning "the winner was not
 positive, so no gradient flows".
@@ -20,7 +20,7 @@ from numba import prange
 
 from minicnn.functional.linear import linear_backward
 from minicnn.kernels._jit import kernel
-from minicnn.kernels.conv import conv_backward_rows, conv_forward_rows, conv_geometry
+from minicnn.kernels.conv import conv_backward_columns, conv_forward_columns, conv_geometry
 from minicnn.threads import blas_threads
 
 __all__ = [
@@ -32,28 +32,29 @@ __all__ = [
 
 
 @kernel(parallel=True)
-def bias_relu_maxpool2x2_rows(rows, bias, out_h, out_w, pooled, winners):
-    """One pass over the product rows: ``pooled = maxpool2x2(relu(rows + bias))`` in NCHW.
+def bias_relu_maxpool2x2(product, bias, out_h, out_w, pooled, winners):
+    """One pass over the product: ``pooled = maxpool2x2(relu(product + bias))`` in NCHW.
 
-    ``rows (N*out_h*out_w, C)`` in NHWC order; ``pooled``/``winners (N, C, out_h//2,
-    out_w//2)``. ``winners`` holds ``dy*2 + dx`` of each window's first maximum (torch's tie
-    rule, applied to the ReLU's outputs, as the unfused layers see them), or ``-1`` when that
-    entry's pre-activation was not positive: then ReLU passes it no gradient. A last odd row
-    or column belongs to no window and is dropped, as MaxPool2d(2) does.
+    ``product (C, N*out_h*out_w)`` as :mod:`minicnn.kernels.conv` computes it;
+    ``pooled``/``winners (N, C, out_h//2, out_w//2)``. ``winners`` holds ``dy*2 + dx`` of each
+    window's first maximum (torch's tie rule, applied to the ReLU's outputs, as the unfused
+    layers see them), or ``-1`` when that entry's pre-activation was not positive: then ReLU
+    passes it no gradient. A last odd row or column belongs to no window and is dropped, as
+    MaxPool2d(2) does.
     """
-    channels = rows.shape[1]
-    batch, pooled_h, pooled_w = pooled.shape[0], pooled.shape[2], pooled.shape[3]
-    for task in prange(batch * pooled_h):
-        n = task // pooled_h
-        py = task % pooled_h
-        for px in range(pooled_w):
-            top_left = (n * out_h + 2 * py) * out_w + 2 * px
-            for c in range(channels):
+    batch, channels, pooled_h, pooled_w = pooled.shape
+    positions = out_h * out_w
+    for task in prange(batch * channels):
+        n = task // channels
+        c = task % channels
+        for py in range(pooled_h):
+            for px in range(pooled_w):
+                top_left = n * positions + 2 * py * out_w + 2 * px
                 best = 0.0
                 best_pre = 0.0
                 best_code = 0
                 for code in range(4):
-                    pre = rows[top_left + (code // 2) * out_w + code % 2, c] + bias[c]
+                    pre = product[c, top_left + (code // 2) * out_w + code % 2] + bias[c]
                     activated = pre if pre > 0.0 or np.isnan(pre) else 0.0
                     if code == 0 or activated > best or np.isnan(activated):
                         best = activated
@@ -64,30 +65,30 @@ def bias_relu_maxpool2x2_rows(rows, bias, out_h, out_w, pooled, winners):
 
 
 @kernel(parallel=True)
-def maxpool2x2_relu_grad_rows(grad_pooled, winners, out_h, out_w, grad_rows, bias_partials):
-    """Backward of :func:`bias_relu_maxpool2x2_rows`: the product rows' gradient.
+def maxpool2x2_relu_grad(grad_pooled, winners, out_h, out_w, grad_product, bias_partials):
+    """Backward of :func:`bias_relu_maxpool2x2`: the product's gradient.
 
-    ``grad_rows (N*out_h*out_w, C)`` is overwritten: zero except at each window's winner,
-    which receives the pooled gradient. ``bias_partials (N, C)`` float64 gets the
-    per-sample sum of those gradients (the bias gradient, before summing over samples).
+    ``grad_product (C, N*out_h*out_w)`` is overwritten: zero except at each window's winner,
+    which receives the pooled gradient. ``bias_partials (N, C)`` float64 gets the per-sample
+    sum of those gradients (the bias gradient, before summing over samples).
     """
     batch, channels, pooled_h, pooled_w = grad_pooled.shape
     positions = out_h * out_w
-    for n in prange(batch):
-        for row in range(n * positions, (n + 1) * positions):
-            for c in range(channels):
-                grad_rows[row, c] = 0.0
-        for c in range(channels):
-            total = 0.0
-            for py in range(pooled_h):
-                for px in range(pooled_w):
-                    code = winners[n, c, py, px]
-                    if code >= 0:
-                        value = grad_pooled[n, c, py, px]
-                        row = (n * out_h + 2 * py + code // 2) * out_w + 2 * px + code % 2
-                        grad_rows[row, c] = value
-                        total += value
-            bias_partials[n, c] = total
+    for task in prange(batch * channels):
+        n = task // channels
+        c = task % channels
+        for p in range(n * positions, (n + 1) * positions):
+            grad_product[c, p] = 0.0
+        total = 0.0
+        for py in range(pooled_h):
+            for px in range(pooled_w):
+                code = winners[n, c, py, px]
+                if code >= 0:
+                    value = grad_pooled[n, c, py, px]
+                    position = (2 * py + code // 2) * out_w + 2 * px + code % 2
+                    grad_product[c, n * positions + position] = value
+                    total += value
+        bias_partials[n, c] = total
 
 
 def conv2d_relu_maxpool2d(x, weight, bias=None, stride=1, padding=0, dilation=1,
@@ -106,11 +107,11 @@ def conv2d_relu_maxpool2d(x, weight, bias=None, stride=1, padding=0, dilation=1,
     winners = np.empty(pooled_shape, dtype=np.int8)
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
 
-    def bias_relu_pool(rows, start, stop):
-        bias_relu_maxpool2x2_rows(rows, bias_values, geometry.out_h, geometry.out_w,
+    def bias_relu_pool(product, start, stop):
+        bias_relu_maxpool2x2(product, bias_values, geometry.out_h, geometry.out_w,
                                   pooled[start:stop], winners[start:stop])
 
-    cols = conv_forward_rows(x, weight, geometry, groups, bias_relu_pool)
+    cols = conv_forward_columns(x, weight, geometry, groups, bias_relu_pool)
     return pooled, winners, cols
 
 
@@ -123,11 +124,12 @@ def conv2d_relu_maxpool2d_backward(grad_pooled, winners, x, weight, stride=1, pa
     x = np.ascontiguousarray(x)
     grad_pooled = np.ascontiguousarray(grad_pooled)
 
-    def from_grad_pooled(start, stop, grad_rows, bias_partials):
-        maxpool2x2_relu_grad_rows(grad_pooled[start:stop], winners[start:stop], geometry.out_h,
-                                  geometry.out_w, grad_rows, bias_partials)
+    def from_grad_pooled(start, stop, grad_product, bias_partials):
+        maxpool2x2_relu_grad(grad_pooled[start:stop], winners[start:stop], geometry.out_h,
+                             geometry.out_w, grad_product, bias_partials)
 
-    return conv_backward_rows(x, weight, geometry, groups, cols, from_grad_pooled, input_grad)
+    return conv_backward_columns(x, weight, geometry, groups, cols, from_grad_pooled,
+                                 input_grad)
 
 
 @kernel(parallel=True)

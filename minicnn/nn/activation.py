@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from minicnn.functional import activation as F
+from minicnn.kernels import backend
 from minicnn.nn._checks import check_backward_ready, check_input, layer_name
 from minicnn.nn.module import Module
 
@@ -51,14 +52,14 @@ class ReLU(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, ndims=_ANY_RANK)
         self._positive = x > 0
-        return F.relu(x, inplace=self.inplace)
+        return backend("activation").relu(x, inplace=self.inplace)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         positive = self._positive
         check_backward_ready(self, positive, grad_output,
                              positive.shape if positive is not None else ())
         self._positive = None
-        return F.relu_backward(grad_output, positive)
+        return backend("activation").relu_backward(grad_output, positive)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 
+from minicnn.kernels.switch import kernels_enabled
 from minicnn.nn.module import Module
 
 __all__ = ["Sequential"]
@@ -29,13 +30,26 @@ class Sequential(Module):
                 self.add_module(str(index), module)
 
     def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
+        # With the fast kernels, runs such as Conv2d -> ReLU -> MaxPool2d(2) become one fused
+        # step (minicnn.nn.fused says which, and when a run is left alone, e.g. if a child
+        # has hooks); backward walks the same steps.
+        modules = [module for module in self._modules.values() if module is not None]
+        if kernels_enabled():
+            # Imported here: minicnn.nn.fused imports the layers, which import this package.
+            from minicnn.nn.fused import plan_steps
+
+            modules = plan_steps(modules)
+        self._steps = modules
+        for step in self._steps:
+            x = step(x)
         return x
 
     def backward(self, grad_output):
-        for module in reversed(self._modules.values()):
-            grad_output = module.backward(grad_output)
+        steps = self.__dict__.get("_steps")
+        if steps is None:  # no forward yet: each child raises its own "forward first" error
+            steps = [module for module in self._modules.values() if module is not None]
+        for step in reversed(steps):
+            grad_output = step.backward(grad_output)
         return grad_output
 
     def _index(self, idx: int) -> int:

@@ -11,17 +11,17 @@ from numbers import Integral
 
 import numpy as np
 
+from minicnn.functional import conv as reference_conv
 from minicnn.functional._shapes import conv_output_size, pair
 from minicnn.functional.conv import (
     PADDING_MODES,
     check_kernel_fits,
     check_padding_fits,
-    conv2d_backward,
-    conv2d_forward,
     conv2d_padding_sides,
     pad2d,
     pad2d_backward,
 )
+from minicnn.kernels import backend
 from minicnn.nn import init
 from minicnn.nn._checks import check_backward_ready, check_input, layer_name
 from minicnn.nn.module import Module
@@ -101,7 +101,22 @@ class Conv2d(Module):
         ``N * C_in * H_p * W_p * itemsize`` bytes, is kept as well. ``backward`` allocates the
         gradient of ``cols`` (the same size again) and the padded input gradient, so its peak
         is about ``2 * N * C_in * kH * kW * H_out * W_out * itemsize`` bytes; both buffers are
-        released when it returns.
+        released when it returns. That is the NumPy reference
+        (:func:`minicnn.use_kernels(False) <minicnn.use_kernels>`).
+
+        With the fast kernels (the default) the column matrix is ``(N*H_out*W_out,
+        C_in*kH*kW)``, the same number of bytes, but never more than
+        ``minicnn.kernels.conv.COLUMN_BUDGET_BYTES`` (64 MiB) at once: a larger batch is
+        processed in chunks of samples, and the backward then rebuilds each chunk's columns
+        instead of keeping them. The backward writes the columns' gradient into the same
+        buffer, so the layer's peak is ``min(N, chunk) * C_in*kH*kW * H_out*W_out * itemsize``
+        bytes of columns, plus the output, its gradient and the input gradient.
+
+    Input gradient:
+        Set ``needs_input_grad = False`` on a network's first layer (its input is data, which
+        needs no gradient): ``backward`` then skips the col2im half of its work and returns
+        ``None``, as PyTorch skips gradients of inputs that do not require them. Default
+        ``True``. (The NumPy reference computes that gradient anyway, then drops it.)
 
     Example::
 
@@ -168,9 +183,12 @@ class Conv2d(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
+        self.needs_input_grad = True  # see "Input gradient" in the class docstring
+
         # Filled by forward, read and freed by backward.
+        self._ops = None  # the implementation the forward used: the backward must match it
         self._conv_input = None  # input of the matrix-product conv: padded unless 'zeros'
-        self._cols = None  # im2col matrix of the padded input, (N, C_in, kH, kW, H_out, W_out)
+        self._cols = None  # the implementation's column matrix (None if it chunked the batch)
         self._unbatched = False  # the input was (C, H, W): add/remove a batch axis
         self._output_shape = None  # shape forward returned, which grad_output must match
 
@@ -220,8 +238,10 @@ class Conv2d(Module):
         check_kernel_fits(name, (height + top + bottom, width + left + right),
                           self.kernel_size, self.dilation)
         bias = None if self.bias is None else self.bias.data
-        output, self._cols = conv2d_forward(conv_input, self.weight.data, bias, self.stride,
-                                            conv_padding, self.dilation, self.groups)
+        self._ops = backend("conv")
+        output, self._cols = self._ops.conv2d_forward(conv_input, self.weight.data, bias,
+                                                      self.stride, conv_padding, self.dilation,
+                                                      self.groups)
         self._conv_input = conv_input
         if self._unbatched:
             output = output[0]
@@ -230,7 +250,7 @@ class Conv2d(Module):
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """Gradient of the input; adds the weight and bias gradients into ``.grad``."""
-        check_backward_ready(self, self._cols, grad_output, self._output_shape)
+        check_backward_ready(self, self._conv_input, grad_output, self._output_shape)
         if grad_output.dtype != self.weight.dtype:
             raise TypeError(
                 f"{layer_name(self)}: expected grad_output of dtype {self.weight.dtype} (the "
@@ -238,11 +258,17 @@ class Conv2d(Module):
             )
         grad_batch = grad_output[None] if self._unbatched else grad_output
         conv_padding = self.padding if self.padding_mode == "zeros" else 0
-        grad_conv_input, grad_weight, grad_bias = conv2d_backward(
-            grad_batch, self._conv_input, self.weight.data, self.stride, conv_padding,
-            self.dilation, self.groups, cols=self._cols,
-        )
-        if self.padding_mode == "zeros":
+        arguments = (grad_batch, self._conv_input, self.weight.data, self.stride, conv_padding,
+                     self.dilation, self.groups)
+        if self._ops is reference_conv:
+            grad_conv_input, grad_weight, grad_bias = self._ops.conv2d_backward(
+                *arguments, cols=self._cols)
+        else:  # the kernels can skip the input gradient's work
+            grad_conv_input, grad_weight, grad_bias = self._ops.conv2d_backward(
+                *arguments, cols=self._cols, input_grad=self.needs_input_grad)
+        if not self.needs_input_grad:
+            grad_input = None
+        elif self.padding_mode == "zeros":
             grad_input = grad_conv_input
         else:
             grad_input = pad2d_backward(grad_conv_input, self._padding_sides, self.padding_mode)
@@ -250,9 +276,10 @@ class Conv2d(Module):
             self.weight.accumulate_grad(grad_weight)
         if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate_grad(grad_bias)
-        self._conv_input = None
-        self._cols = None
-        return grad_input[0] if self._unbatched else grad_input
+        self._ops = self._conv_input = self._cols = None
+        if grad_input is None or not self._unbatched:
+            return grad_input
+        return grad_input[0]
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """``(H_out, W_out)`` for an ``(H, W)`` input (the Shape formula above)."""

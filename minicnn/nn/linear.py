@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from minicnn.functional.linear import linear, linear_backward
+from minicnn.kernels import backend
 from minicnn.nn import init
 from minicnn.nn._checks import check_backward_ready, check_input, layer_name
 from minicnn.nn.module import Module
@@ -102,13 +102,13 @@ class Linear(Module):
             )
         self._input = x
         bias = self.bias.data if self.bias is not None else None
-        return linear(x, self.weight.data, bias)
+        return backend("linear").linear(x, self.weight.data, bias)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         x = self._input
         expected = x.shape[:-1] + (self.out_features,) if x is not None else ()
         check_backward_ready(self, x, grad_output, expected)
-        grad_input, grad_weight, grad_bias = linear_backward(
+        grad_input, grad_weight, grad_bias = backend("linear").linear_backward(
             grad_output, x, self.weight.data, self.bias is not None
         )
         self.weight.accumulate_grad(grad_weight)

@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 
 from minicnn.functional import loss as loss_functions
+from minicnn.kernels import backend
 from minicnn.nn._checks import check_backward_ready, layer_name
 from minicnn.nn.module import Module
 
@@ -160,12 +161,12 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def _loss(self, input: np.ndarray, target):
-        return loss_functions._cross_entropy(
+        return backend("loss")._cross_entropy(
             layer_name(self), input, target, self.weight, self.ignore_index, self.reduction,
             self.label_smoothing)
 
     def _input_gradient(self, grad_output, input, target):
-        return loss_functions._cross_entropy_backward(
+        return backend("loss")._cross_entropy_backward(
             layer_name(self), grad_output, input, target, self.weight, self.ignore_index,
             self.reduction, self.label_smoothing)
 

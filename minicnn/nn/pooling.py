@@ -8,14 +8,11 @@ Neither has parameters, so both accept float32 or float64 and keep the input's d
 from __future__ import annotations
 
 from minicnn.functional.pooling import (
-    avg_pool2d,
-    avg_pool2d_backward,
     check_divisor_override,
     check_pool2d_arguments,
-    max_pool2d,
-    max_pool2d_backward,
     pool2d_geometry,
 )
+from minicnn.kernels import backend
 from minicnn.nn._checks import check_backward_ready, check_input, layer_name
 from minicnn.nn.module import Module
 
@@ -80,8 +77,9 @@ class MaxPool2d(Module):
         # Checked here too so that a too-small input is reported under the layer's name.
         pool2d_geometry(x.shape, self.kernel_size, self.stride, self.padding, self.dilation,
                         self.ceil_mode, owner=layer_name(self))
-        output, indices = max_pool2d(x, self.kernel_size, self.stride, self.padding,
-                                     self.dilation, self.ceil_mode, return_indices=True)
+        output, indices = backend("pooling").max_pool2d(
+            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+            return_indices=True)
         self._input_shape = x.shape
         self._output_shape = output.shape
         self._indices = indices
@@ -89,7 +87,9 @@ class MaxPool2d(Module):
 
     def backward(self, grad_output):
         check_backward_ready(self, self._indices, grad_output, self._output_shape)
-        grad_input = max_pool2d_backward(grad_output, self._indices, self._input_shape)
+        # The indices are the same in both implementations: either backward reads them.
+        grad_input = backend("pooling").max_pool2d_backward(grad_output, self._indices,
+                                                            self._input_shape)
         self._input_shape = self._output_shape = self._indices = None
         return grad_input
 
@@ -154,15 +154,16 @@ class AvgPool2d(Module):
         # Checked here too so that a too-small input is reported under the layer's name.
         pool2d_geometry(x.shape, self.kernel_size, self.stride, self.padding, 1,
                         self.ceil_mode, owner=layer_name(self))
-        output = avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
+        output = backend("pooling").avg_pool2d(x, self.kernel_size, self.stride, self.padding,
+                                               self.ceil_mode, self.count_include_pad,
+                                               self.divisor_override)
         self._input_shape = x.shape
         self._output_shape = output.shape
         return output
 
     def backward(self, grad_output):
         check_backward_ready(self, self._input_shape, grad_output, self._output_shape)
-        grad_input = avg_pool2d_backward(
+        grad_input = backend("pooling").avg_pool2d_backward(
             grad_output, self._input_shape, self.kernel_size, self.stride, self.padding,
             self.ceil_mode, self.count_include_pad, self.divisor_override,
         )

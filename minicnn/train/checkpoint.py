@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); give it the permissions open() would have.
+        os.chmod(temp_name, 0o666 & ~_current_umask())
         with os.fdopen(handle, "wb") as temp_file:
             temp_file.write(data)
             temp_file.flush()
@@ -61,6 +64,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def _current_umask() -> int:
+    # The only portable way to read the umask is to set it and put it back.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def _contiguous(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -90,13 +100,17 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str
         raw = path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot be read ({error.strerror})") from None
     try:
         arrays = load(raw)
         header_length = int.from_bytes(raw[:8], "little")
         metadata = json.loads(raw[8 : 8 + header_length]).get("__metadata__", {}) or {}
-    except (SafetensorError, ValueError, UnicodeDecodeError) as error:
+    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError) as error:
+        # AttributeError: a header that is valid JSON but not an object.
+        reason = " ".join(str(error).split())  # one line, whatever the library wrote
         raise CheckpointError(
-            f"{path}: not a readable safetensors file ({error}); it may be truncated or "
+            f"{path}: not a readable safetensors file ({reason}); it may be truncated or "
             "corrupted: use an earlier checkpoint or retrain"
         ) from None
     return arrays, metadata
@@ -119,8 +133,11 @@ def _split_arrays(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any
     """Replace every ndarray in a nested state by a reference, collecting the arrays.
 
     The result is plain JSON. Dicts with non-string keys (an optimiser's ``state`` is keyed by
-    parameter index) and tuples are tagged so that :func:`_join_arrays` restores them exactly.
+    parameter index), Counters (MultiStepLR's milestones) and tuples are tagged so that
+    :func:`_join_arrays` restores them exactly.
     """
+    if isinstance(value, Counter):
+        return {"__counter__": _split_arrays(dict(value), prefix, arrays)}
     if isinstance(value, np.ndarray):
         arrays[prefix] = value
         return {"__array__": prefix}
@@ -131,7 +148,7 @@ def _split_arrays(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any
                  for key, item in value.items()}
         if all(isinstance(key, str) for key in value):
             return items
-        if all(isinstance(key, int) for key in value):
+        if all(isinstance(key, int) and not isinstance(key, bool) for key in value):
             return {"__int_keys__": items}
         raise TypeError(f"cannot store a dict with keys {list(value)!r} in a checkpoint")
     if isinstance(value, tuple):
@@ -153,6 +170,8 @@ def _join_arrays(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         return arrays[value["__array__"]]
     if set(value) == {"__tuple__"}:
         return tuple(_join_arrays(item, arrays) for item in value["__tuple__"])
+    if set(value) == {"__counter__"}:
+        return Counter(_join_arrays(value["__counter__"], arrays))
     if set(value) == {"__int_keys__"}:
         return {int(key): _join_arrays(item, arrays) for key, item in value["__int_keys__"].items()}
     return {key: _join_arrays(item, arrays) for key, item in value.items()}
@@ -180,5 +199,11 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
         )
     model_state = {key[len("model."):]: value for key, value in arrays.items()
                    if key.startswith("model.")}
-    states = _join_arrays(json.loads(metadata["states"]), arrays)
+    try:
+        states = _join_arrays(json.loads(metadata["states"]), arrays)
+    except (KeyError, ValueError, TypeError) as error:
+        raise CheckpointError(
+            f"{path}: the checkpoint's training state is damaged ({type(error).__name__}: "
+            f"{error}); use an earlier checkpoint or retrain"
+        ) from None
     return model_state, states

@@ -27,6 +27,9 @@ from minicnn.train.run_dir import RunDir
 
 __all__ = ["EpochReport", "Trainer"]
 
+# Schedules whose shape depends on the run's total length.
+PLANNED_SCHEDULERS = ("cosine", "onecycle")
+
 
 @dataclass
 class EpochReport:
@@ -123,10 +126,20 @@ class Trainer:
         """Continue the run in ``path`` from its last checkpoint (optionally to more epochs)."""
         run_dir = RunDir(path)
         config = TrainConfig.load(run_dir.config)
-        if epochs is not None:
+        # Read first: a damaged checkpoint should fail before minutes of data loading.
+        checkpoint = load_checkpoint(run_dir.checkpoint)
+        if epochs is not None and epochs != config.epochs:
+            if config.scheduler in PLANNED_SCHEDULERS:
+                # Their saved state holds the old length (T_max, total_steps): past it, cosine
+                # restarts from lr 0 and onecycle refuses to step.
+                raise ValueError(
+                    f"the {config.scheduler} schedule of this run was planned for "
+                    f"{config.epochs} epochs and cannot be stretched to {epochs}; start a new "
+                    "run with --epochs, or resume without --epochs")
             config.epochs = epochs
+            config.save(run_dir.config)
         trainer = cls(config, run_dir)
-        trainer.load_state(run_dir.checkpoint)
+        trainer.load_state(checkpoint)
         run_dir.truncate_metrics(trainer.epochs_done)
         return trainer
 
@@ -142,8 +155,10 @@ class Trainer:
             states["scheduler"] = self.scheduler.state_dict()
         save_checkpoint(self.run_dir.checkpoint, self.model.state_dict(), **states)
 
-    def load_state(self, path) -> None:
-        model_state, states = load_checkpoint(path)
+    def load_state(self, checkpoint) -> None:
+        """Restore a checkpoint: a path, or the ``(model_state, states)`` it holds."""
+        model_state, states = (checkpoint if isinstance(checkpoint, tuple)
+                               else load_checkpoint(checkpoint))
         self.model.load_state_dict(model_state)
         self.optimizer.load_state_dict(states["optimizer"])
         if self.scheduler is not None:

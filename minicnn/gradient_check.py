@@ -23,7 +23,7 @@ for max-pooling (for instance a shuffled ``np.arange(n) * 0.1``).
 Example::
 
     import numpy as np
-    from minicnn.gradcheck import gradcheck
+    from minicnn.gradient_check import gradcheck
     from minicnn.nn.conv import Conv2d
 
     report = gradcheck(Conv2d(3, 4, 3, stride=2), np.random.randn(2, 3, 7, 7))

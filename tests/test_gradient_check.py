@@ -1,4 +1,4 @@
-"""Tests of minicnn/gradcheck.py: finite differences against hand-written backward passes.
+"""Tests of minicnn/gradient_check.py: finite differences against hand-written backward passes.
 
 The small modules below are written for these tests: correct ones must pass, ones with a
 deliberate mistake must fail with the report naming the wrong tensor.
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from minicnn import random as minicnn_random
 from minicnn.functional.conv import conv2d, conv2d_backward
 from minicnn.functional.linear import linear, linear_backward
-from minicnn.gradcheck import GradcheckError, GradcheckReport, gradcheck, max_errors
+from minicnn.gradient_check import GradcheckError, GradcheckReport, gradcheck, max_errors
 from minicnn.nn.activation import ReLU
 from minicnn.nn.container import Sequential
 from minicnn.nn.conv import Conv2d

@@ -1,0 +1,44 @@
+"""Numba kernels: the fast twins of :mod:`minicnn.functional`, used by default.
+
+Each module here mirrors the reference module of the same name, with the same function
+names, arguments and results (tests in ``tests/kernels`` hold each pair equal, and both to
+PyTorch):
+
+==================  ==========================================================================
+``conv``            im2col/col2im into a row-layout column matrix + one BLAS product per chunk
+``pooling``         max/avg pooling forward and backward, parallel over planes
+``activation``      ReLU forward and backward
+``linear``          the reference's products with BLAS kept to one thread
+``loss``            softmax cross-entropy for ``(N, C)`` logits and class indices
+``fused``           Conv2d -> ReLU -> MaxPool2d(2) and Linear -> ReLU in one pass each
+==================  ==========================================================================
+
+Layers pick their implementation at call time with :func:`backend`, which follows the single
+switch :func:`use_kernels` (or ``MINICNN_KERNELS=0`` in the environment). Numba itself is
+imported only when a kernel module is first used, so ``import minicnn`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from minicnn.kernels.switch import kernels_enabled, use_kernels
+
+__all__ = ["backend", "kernels_enabled", "use_kernels"]
+
+OPS = ("activation", "conv", "linear", "loss", "pooling")
+"""The ops with a kernel twin: module names shared by ``minicnn.functional`` and here."""
+
+
+def backend(op: str) -> ModuleType:
+    """The module that implements ``op`` right now.
+
+    ``minicnn.kernels.<op>`` when the kernels are enabled, else the readable reference
+    ``minicnn.functional.<op>``; both offer the same functions with the same signatures, so
+    a layer writes ``backend("conv").conv2d_forward(...)`` and runs either.
+    """
+    if op not in OPS:
+        raise ValueError(f"minicnn.kernels.backend: unknown op {op!r}, expected one of {OPS}")
+    package = "minicnn.kernels" if kernels_enabled() else "minicnn.functional"
+    return importlib.import_module(f"{package}.{op}")

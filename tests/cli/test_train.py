@@ -1,0 +1,156 @@
+"""``minicnn train``: the CI training run, its options, its output and ``--resume``."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from minicnn.train.config import TrainConfig
+
+ACCURACY_LINE = re.compile(r"test accuracy: (\d+\.\d\d)%")
+
+
+def final_accuracy(stdout: str) -> float:
+    """The percentage on the last line, which scripts rely on: ``test accuracy: XX.XX%``."""
+    last_line = stdout.strip().splitlines()[-1]
+    match = ACCURACY_LINE.fullmatch(last_line)
+    assert match, f"the last line is not 'test accuracy: XX.XX%': {last_line!r}"
+    return float(match.group(1))
+
+
+def test_ci_run_learns_mnist_above_90_percent(trained_run):
+    accuracy = final_accuracy(trained_run.stdout)
+    assert accuracy > 90.0, f"5,000 images, 1 epoch: test accuracy {accuracy}% <= 90%"
+    records = [json.loads(line) for line in (trained_run.path / "metrics.jsonl").open()]
+    assert len(records) == 1
+    assert records[0]["train_accuracy"] > 0.8
+    # The printed figure is the one the run recorded, on the 2,000 test images asked for.
+    assert accuracy == pytest.approx(100 * records[0]["test_accuracy"], abs=0.0051)
+    assert TrainConfig.load(trained_run.path / "config.json").limit_test == 2000
+
+
+def test_output_names_the_run_the_model_and_each_epoch(trained_run):
+    lines = trained_run.stdout.splitlines()
+    assert lines[0] == f"run directory: {trained_run.path}"
+    assert lines[1] == "LeNet5("
+    assert "(0): Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))" in lines[3]
+    epoch_line = next(line for line in lines if line.startswith("epoch 1/1"))
+    for field in ("lr", "train loss", "test loss", "img/s"):
+        assert field in epoch_line, epoch_line
+
+
+@pytest.mark.parametrize(("option", "value", "choices"), [
+    ("--optimizer", "foo", ["sgd", "adam", "adamw", "rmsprop"]),
+    ("--scheduler", "linear", ["none", "step", "multistep", "exponential", "cosine", "onecycle",
+                               "plateau"]),
+    ("--model", "resnet", ["lenet5", "lenet5-original"]),
+    ("--dtype", "float16", ["float32", "float64"]),
+    ("--dataset", "cifar10", ["mnist", "fashion-mnist"]),
+])
+def test_bad_choices_are_rejected_listing_the_valid_ones(cli, option, value, choices):
+    status, stdout, stderr = cli(["train", option, value])
+    assert status == 2
+    assert f"argument {option}: invalid choice: '{value}'" in stderr, stderr
+    for choice in choices:
+        assert f"'{choice}'" in stderr, stderr
+    assert stdout == ""
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--epochs", "0", "must be a positive integer, got 0"),
+    ("--batch-size", "-3", "must be a positive integer, got -3"),
+    ("--limit-train", "x", "invalid _positive_int value"),
+    ("--lr", "0", "must be a positive number, got 0"),
+    ("--lr", "nan", "must be a positive number, got nan"),
+    ("--momentum", "-0.5", "must be zero or positive, got -0.5"),
+    ("--weight-decay", "-1", "must be zero or positive, got -1"),
+])
+def test_bad_numbers_are_rejected_with_a_sentence(cli, option, value, message):
+    status, _, stderr = cli(["train", option, value])
+    assert status == 2
+    assert f"argument {option}" in stderr and message in stderr, stderr
+
+
+def test_help_shows_the_defaults(cli):
+    status, stdout, _ = cli(["train", "--help"])
+    assert status == 0
+    defaults = TrainConfig()
+    for option in ("--model", "--epochs", "--batch-size", "--optimizer", "--lr", "--momentum",
+                   "--weight-decay", "--scheduler", "--seed", "--data-dir", "--out-dir",
+                   "--threads", "--limit-train", "--resume", "--dtype"):
+        assert option in stdout, option
+    help_text = " ".join(stdout.split())  # argparse wraps lines
+    for default in (defaults.lr, defaults.epochs, defaults.batch_size, defaults.optimizer,
+                    defaults.momentum, defaults.weight_decay, defaults.scheduler, defaults.seed,
+                    defaults.dtype, defaults.model):
+        assert f"(default: {default})" in help_text, default
+
+
+def test_resume_continues_the_run(cli, tmp_path, mnist_dir):
+    # A step schedule: a cosine one is planned for the run's length and cannot be extended.
+    common = ["--data-dir", str(mnist_dir), "--out-dir", str(tmp_path), "--limit-train", "256",
+              "--limit-test", "128", "--lr", "0.01", "--scheduler", "step"]
+    status, stdout, stderr = cli(["train", "--epochs", "1", "--no-progress", *common])
+    assert status == 0, stderr
+    (run_path,) = tmp_path.iterdir()
+    first_accuracy = final_accuracy(stdout)
+
+    # Progress bar on this time: it goes to stderr and shows loss, accuracy and images/s.
+    status, stdout, stderr = cli(["train", "--resume", str(run_path), "--epochs", "2"])
+    assert status == 0, stderr
+    assert stdout.splitlines()[0] == f"run directory: {run_path}"
+    assert "epoch 2/2" in stdout and "epoch 1/2" not in stdout
+    for field in ("loss=", "acc=", "img_s="):
+        assert field in stderr, stderr
+    records = [json.loads(line) for line in (run_path / "metrics.jsonl").open()]
+    assert [record["epoch"] for record in records] == [1, 2]
+    assert first_accuracy == pytest.approx(100 * records[0]["test_accuracy"], abs=0.0051)
+    assert final_accuracy(stdout) == pytest.approx(100 * records[1]["test_accuracy"], abs=0.0051)
+    assert list(tmp_path.iterdir()) == [run_path], "resume must not start a new run directory"
+
+    # A finished run resumes to no more epochs and reports where it ended.
+    status, stdout, _ = cli(["train", "--resume", str(run_path), "--no-progress"])
+    assert status == 0
+    assert not any(line.startswith("epoch ") for line in stdout.splitlines()), stdout
+    assert final_accuracy(stdout) == pytest.approx(100 * records[1]["test_accuracy"], abs=0.0051)
+
+
+def test_resume_of_something_that_is_not_a_run_says_so(cli, tmp_path, mnist_dir):
+    status, stdout, stderr = cli(["train", "--resume", str(tmp_path / "nowhere")])
+    assert status == 2 and stdout == ""
+    assert "cannot resume" in stderr and "not a run directory" in stderr, stderr
+    config = TrainConfig(data_dir=str(mnist_dir))
+    (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"\x00" * 10)
+    status, _, stderr = cli(["train", "--resume", str(tmp_path)])
+    assert status == 1
+    assert "checkpoint.safetensors" in stderr and "corrupted" in stderr, stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+def test_resume_cannot_stretch_a_cosine_schedule(cli, tmp_path, mnist_dir):
+    status, _, stderr = cli(["train", "--data-dir", str(mnist_dir), "--out-dir", str(tmp_path),
+                             "--limit-train", "64", "--limit-test", "64", "--epochs", "1",
+                             "--no-progress"])
+    assert status == 0, stderr
+    (run_path,) = tmp_path.iterdir()
+    status, stdout, stderr = cli(["train", "--resume", str(run_path), "--epochs", "3"])
+    assert status == 1 and stdout == ""
+    assert "cosine schedule of this run was planned for 1 epochs" in stderr, stderr
+
+
+def test_ctrl_c_says_how_to_resume(cli, tmp_path, mnist_dir, monkeypatch):
+    from minicnn.train.trainer import Trainer
+
+    def interrupted(self, on_step=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "run_epoch", interrupted)
+    status, _, stderr = cli(["train", "--data-dir", str(mnist_dir), "--out-dir", str(tmp_path),
+                             "--limit-train", "64", "--limit-test", "64", "--no-progress"])
+    (run_path,) = tmp_path.iterdir()
+    assert status == 130
+    assert f"interrupted during epoch 1; continue with: minicnn train --resume {run_path}" in (
+        stderr), stderr

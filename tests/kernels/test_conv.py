@@ -1,0 +1,136 @@
+"""minicnn.kernels.conv against the NumPy reference and PyTorch, on the reference's grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+from minicnn.functional import conv as reference
+from minicnn.kernels import conv as kernels
+from minicnn.kernels import use_kernels
+from minicnn.nn.conv import Conv2d
+from tests.functional.test_conv import assert_close, conv_cases, torch_conv2d
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+def gradients_of_every_implementation(case, chunked: bool = False, monkeypatch=None):
+    """``(reference, kernel, torch)`` results: each ``(output, grad_input, grad_weight,
+    grad_bias)``, for one drawn configuration and one random ``grad_output``."""
+    x, weight, bias, options, rng = case
+    out_ref, cols_ref = reference.conv2d_forward(x, weight, bias, **options)
+    grad_output = rng.standard_normal(out_ref.shape).astype(x.dtype)
+    grads_ref = reference.conv2d_backward(grad_output, x, weight, **options, cols=cols_ref)
+    if chunked:  # one sample per chunk: the forward keeps no columns, the backward rebuilds
+        monkeypatch.setattr(kernels, "COLUMN_BUDGET_BYTES", 1)
+    out_fast, cols_fast = kernels.conv2d_forward(x, weight, bias, **options)
+    if chunked:
+        assert cols_fast is None or x.shape[0] == 1, "a chunked forward keeps no columns"
+    grads_fast = kernels.conv2d_backward(grad_output, x, weight, **options, cols=cols_fast)
+    out_torch, grads_torch = torch_conv2d(x, weight, bias, grad_output, options)
+    return (out_ref, *grads_ref), (out_fast, *grads_fast), (out_torch, *grads_torch)
+
+
+def assert_all_close(actual, expected, has_bias: bool, what: str) -> None:
+    names = ("output", "grad_input", "grad_weight", "grad_bias")
+    for name, got, want in zip(names, actual, expected):
+        if name == "grad_bias" and not has_bias:
+            continue
+        assert_close(got, want, f"{what}: {name}")
+
+
+@SETTINGS
+@given(conv_cases())
+def test_conv2d_matches_reference_and_torch(case):
+    ref, fast, from_torch = gradients_of_every_implementation(case)
+    has_bias = case[2] is not None
+    assert_all_close(fast, ref, has_bias, "kernels vs reference")
+    assert_all_close(fast, from_torch, has_bias, "kernels vs torch")
+
+
+@settings(max_examples=20, deadline=None)
+@given(conv_cases())
+def test_chunked_batch_gives_the_same_result(case):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        ref, fast, _ = gradients_of_every_implementation(case, True, monkeypatch)
+    assert_all_close(fast, ref, case[2] is not None, "chunked kernels vs reference")
+
+
+@settings(max_examples=20, deadline=None)
+@given(conv_cases())
+def test_skipping_the_input_gradient_keeps_the_parameter_gradients(case):
+    x, weight, bias, options, rng = case
+    out, cols = kernels.conv2d_forward(x, weight, bias, **options)
+    grad_output = rng.standard_normal(out.shape).astype(x.dtype)
+    _, grad_weight, grad_bias = kernels.conv2d_backward(grad_output, x, weight, **options,
+                                                        cols=cols.copy())
+    skipped = kernels.conv2d_backward(grad_output, x, weight, **options, cols=cols,
+                                      input_grad=False)
+    assert skipped[0] is None, "input_grad=False must return None for the input gradient"
+    assert_close(skipped[1], grad_weight, "grad_weight without the input gradient")
+    assert_close(skipped[2], grad_bias, "grad_bias without the input gradient")
+
+
+def test_unbatched_input_and_float32_stays_float32():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 7, 6)).astype(np.float32)
+    weight = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    out = kernels.conv2d(x, weight, None, padding=1)
+    assert out.dtype == np.float32 and out.shape == (3, 7, 6)
+    assert_close(out, reference.conv2d(x, weight, None, padding=1), "unbatched conv2d")
+
+
+def test_errors_are_the_reference_errors():
+    x = np.zeros((1, 2, 5, 5), np.float32)
+    weight = np.zeros((3, 2, 7, 7), np.float32)
+    with pytest.raises(ValueError, match="Kernel size can't be greater than actual input size"):
+        kernels.conv2d_forward(x, weight)
+    with pytest.raises(TypeError, match="does not match the input dtype"):
+        kernels.conv2d_forward(x, weight.astype(np.float64)[:, :, :3, :3])
+    with pytest.raises(ValueError, match="expected grad_output of shape"):
+        kernels.conv2d_backward(np.zeros((1, 3, 2, 2), np.float32), x, weight[:, :, :3, :3])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect"])
+def test_first_layer_skips_its_input_gradient(dtype, padding_mode):
+    """``needs_input_grad = False``: backward returns None, parameter gradients as torch's."""
+    rng = np.random.default_rng(1)
+    torch_layer = torch.nn.Conv2d(2, 4, 3, padding=1, padding_mode=padding_mode,
+                                  dtype=torch.float64 if dtype == np.float64 else torch.float32)
+    x = rng.standard_normal((3, 2, 6, 5)).astype(dtype)
+    out = torch_layer(torch.tensor(x))
+    grad_output = rng.standard_normal(tuple(out.shape)).astype(dtype)
+    out.backward(torch.tensor(grad_output))
+    for enabled in (True, False):
+        with use_kernels(enabled):
+            layer = Conv2d(2, 4, 3, padding=1, padding_mode=padding_mode, dtype=dtype)
+            layer.load_state_dict(torch_layer.state_dict())
+            layer.needs_input_grad = False
+            assert_close(layer(x), out.detach().numpy(), f"forward (kernels={enabled})")
+            assert layer.backward(grad_output) is None, "the skipped input gradient is None"
+            assert_close(layer.weight.grad, torch_layer.weight.grad.numpy(),
+                         f"weight gradient (kernels={enabled})")
+            assert_close(layer.bias.grad, torch_layer.bias.grad.numpy(),
+                         f"bias gradient (kernels={enabled})")
+
+
+def test_layer_backward_uses_the_implementation_its_forward_used():
+    """Switching between forward and backward must not mix the two column layouts."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 6, 6))
+    grad_output = rng.standard_normal((2, 4, 4, 4))
+    weight = rng.standard_normal((4, 3, 3, 3))
+    results = []
+    for forward_enabled in (True, False):
+        layer = Conv2d(3, 4, 3, dtype=np.float64)
+        layer.weight.data[...] = weight
+        with use_kernels(forward_enabled):
+            layer(x)
+        with use_kernels(not forward_enabled):
+            results.append((layer.backward(grad_output), layer.weight.grad))
+    (input_a, weight_a), (input_b, weight_b) = results
+    assert_close(input_a, input_b, "grad_input across the switch")
+    assert_close(weight_a, weight_b, "grad_weight across the switch")
