@@ -3,9 +3,9 @@
 minicnn trains through its own ``DataLoader`` and ``train_epoch`` (shuffling, uint8 -> float
 conversion and normalisation per batch included); PyTorch through the equivalent loop over a
 uint8 tensor held in memory (the same per-batch conversion, no worker processes). The
-NumPy reference, about an order of magnitude slower, is timed on the first
-``reference_epoch_images`` images and its epoch time extrapolated from that throughput
-(the record says so).
+NumPy reference, the slowest of the three, is timed on the first ``reference_epoch_images``
+images to keep the suite short, and its epoch time extrapolated from that throughput (the
+record says so).
 """
 
 from __future__ import annotations
@@ -64,12 +64,15 @@ def _record(settings: Settings, threads: int, variant: str, timing, images_timed
     )
 
 
-def _time_epochs(train_one_epoch, repeats: int):
-    return measure(train_one_epoch, warmup=0, min_repeats=repeats, max_repeats=repeats,
-                   target_seconds=0.0, pause_gc=False)
+def _time_epochs(train_one_epoch, settings: Settings):
+    """At least ``epoch_min_repeats`` epochs, more up to ``epoch_max_repeats`` while the
+    time spent is under ``epoch_target_seconds`` (a loaded machine gets fewer, slower ones)."""
+    return measure(train_one_epoch, warmup=0, min_repeats=settings.epoch_min_repeats,
+                   max_repeats=settings.epoch_max_repeats,
+                   target_seconds=settings.epoch_target_seconds, pause_gc=False)
 
 
-def _time_minicnn_epoch(settings: Settings, limit: int, repeats: int):
+def _time_minicnn_epoch(settings: Settings, limit: int | None):
     from minicnn.data.dataloader import DataLoader
     from minicnn.train.loop import train_epoch
 
@@ -80,7 +83,7 @@ def _time_minicnn_epoch(settings: Settings, limit: int, repeats: int):
     for _ in range(WARMUP_STEPS):
         trainer.step(warm_images, warm_labels)
     timing = _time_epochs(
-        lambda: train_epoch(trainer.model, loader, trainer.loss_fn, trainer.optimizer), repeats
+        lambda: train_epoch(trainer.model, loader, trainer.loss_fn, trainer.optimizer), settings
     )
     return timing, len(dataset)
 
@@ -98,13 +101,11 @@ def measure_minicnn(task: str, threads: int, settings: Settings) -> list[dict]:
             records.append(unavailable(GROUP, epoch_name(settings), PHASE, threads, variant,
                                        MNIST_MISSING, _description(settings)))
             continue
+        limit = settings.epoch_images
         if variant == "reference" and settings.reference_epoch_images is not None:
             limit = min(settings.reference_epoch_images, _epoch_images(settings))
-            repeats = 1
-        else:
-            limit, repeats = settings.epoch_images, settings.epoch_repeats
         outcome, note = run_in_variant(
-            variant, lambda: _time_minicnn_epoch(settings, limit, repeats)  # noqa: B023
+            variant, lambda: _time_minicnn_epoch(settings, limit)  # noqa: B023
         )
         if note is not None:
             records.append(unavailable(GROUP, epoch_name(settings), PHASE, threads, variant,
@@ -145,6 +146,6 @@ def measure_torch(task: str, threads: int, settings: Settings) -> list[dict]:
         trainer.step(warm_images, labels[: settings.epoch_batch])
     timing = _time_epochs(
         lambda: torch_train_epoch(trainer, images, labels, settings.epoch_batch, generator),
-        settings.epoch_repeats,
+        settings,
     )
     return [_record(settings, threads, "torch", timing, len(labels))]

@@ -12,10 +12,18 @@ import datetime
 import os
 import platform
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["ENV_VARIABLES", "cpu_model", "describe_machine", "describe_process"]
+__all__ = [
+    "ENV_VARIABLES",
+    "BackgroundLoad",
+    "QuietWaiter",
+    "cpu_model",
+    "describe_machine",
+    "describe_process",
+]
 
 # The variables that change how the thread pools and BLAS behave.
 ENV_VARIABLES = (
@@ -110,3 +118,86 @@ def describe_process(framework: str) -> dict:
 
         info["kernels_available"] = kernel_switch() is not None
     return info
+
+
+def _machine_busy_ticks() -> int | None:
+    """Clock ticks all CPUs spent busy since boot (``/proc/stat``), or ``None`` off Linux."""
+    stat = Path("/proc/stat")
+    if not stat.exists():
+        return None
+    fields = [int(x) for x in stat.read_text().splitlines()[0].split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    # user nice system idle iowait irq softirq steal (guest time is already in user)
+    return sum(fields[:8]) - idle - iowait
+
+
+def _process_ticks(pid: int) -> int | None:
+    """Clock ticks process ``pid`` (all its threads) spent on a CPU, or ``None``."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    after_name = text.rsplit(")", 1)[1].split()
+    return int(after_name[11]) + int(after_name[12])
+
+
+class BackgroundLoad:
+    """How many cores *other* processes kept busy while a block ran (Linux; else ``None``).
+
+    ``with BackgroundLoad(pids) as load: ...`` then ``load.cores``: the machine's busy CPU
+    time minus that of ``pids`` (the benchmark's own processes), over the wall time. On a
+    shared machine this says which figures were taken while something else ran: a 2-thread
+    figure measured beside a busy core is mostly waiting for the scheduler.
+    """
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+        self.cores: float | None = None
+
+    def _ticks(self):
+        machine = _machine_busy_ticks()
+        own = [_process_ticks(pid) for pid in self.pids]
+        if machine is None or any(t is None for t in own):
+            return None
+        return machine - sum(own)
+
+    def __enter__(self) -> BackgroundLoad:
+        self._start_ticks = self._ticks()
+        self._start_time = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        end_ticks = self._ticks()
+        wall = time.perf_counter() - self._start_time
+        if self._start_ticks is None or end_ticks is None or wall <= 0:
+            return
+        ticks_per_second = os.sysconf("SC_CLK_TCK")
+        self.cores = max(0.0, (end_ticks - self._start_ticks) / ticks_per_second / wall)
+
+
+class QuietWaiter:
+    """Waits, before each measurement, for a moment when other processes leave the CPUs alone.
+
+    A shared machine's load comes and goes (another job's tests, a training run). Sampling
+    the background load over short windows and starting only when it is below
+    ``threshold_cores`` keeps such bursts out of the figures; ``budget_seconds`` bounds the
+    total waiting over the whole run, so a machine that never quiets down still finishes
+    (and its figures are then marked by :class:`BackgroundLoad`).
+    """
+
+    def __init__(self, budget_seconds: float, threshold_cores: float = 0.25,
+                 window_seconds: float = 0.5):
+        self.budget_seconds = budget_seconds
+        self.threshold_cores = threshold_cores
+        self.window_seconds = window_seconds
+        self.waited_seconds = 0.0
+
+    def wait(self, own_pids: list[int]) -> None:
+        """Return once a window is quiet, or when the budget is spent."""
+        while self.waited_seconds < self.budget_seconds:
+            with BackgroundLoad(own_pids) as load:
+                time.sleep(self.window_seconds)
+            self.waited_seconds += self.window_seconds
+            if load.cores is None or load.cores < self.threshold_cores:
+                return

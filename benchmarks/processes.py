@@ -124,6 +124,10 @@ class Worker:
             raise self._failure(f"failed:\n{message['error']}")
         return message
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def request(self, message: dict) -> dict:
         """Send ``message`` and return the worker's answer.
 

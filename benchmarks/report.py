@@ -29,6 +29,8 @@ __all__ = [
     "write_results_markdown",
 ]
 
+NOISY_BACKGROUND_CORES = 0.25
+"""A figure taken while other processes kept this much of a core busy is marked ``!``."""
 _ANALYSIS_START = "<!-- analysis:start -->"
 _ANALYSIS_END = "<!-- analysis:end -->"
 _GROUP_TITLES = {
@@ -83,7 +85,14 @@ def format_value(record: dict | None) -> str:
         text += f" ({record['images_per_second']:,.0f} img/s)"
     if record.get("extrapolated"):
         text += "*"
+    if _noisy(record):
+        text += "!"
     return text
+
+
+def _noisy(record: dict) -> bool:
+    background = record.get("background_cores")
+    return background is not None and background >= NOISY_BACKGROUND_CORES
 
 
 def format_ratio(value: float | None) -> str:
@@ -127,6 +136,14 @@ def _notes(records: list[dict]) -> list[str]:
                 notes.append(line)
     if any(record.get("extrapolated") for record in records):
         notes.append("* extrapolated to the full epoch from the throughput on the images timed")
+    noisy = [record for record in records if _noisy(record)]
+    if noisy:
+        worst = max(record["background_cores"] for record in noisy)
+        notes.append(
+            f"! measured while other processes kept >= {NOISY_BACKGROUND_CORES} of a core busy "
+            f"(up to {worst:.2f} cores; {len(noisy)} of {len(records)} figures): on a 2-core "
+            "machine a 2-thread figure then mostly measures the wait for the scheduler"
+        )
     return notes
 
 
@@ -211,7 +228,10 @@ TARGETS = (
 
 
 def check_targets(records: list[dict], settings) -> list[dict]:
-    """Each target with the kernels' figure and ``"met"``, ``"missed"`` or ``"not measured"``."""
+    """Each target with the kernels' figure and ``"met"``, ``"missed"`` or ``"not measured"``.
+
+    ``" (noisy)"`` is appended when a figure of the row was taken beside a busy core.
+    """
     rows = _by_row(records)
     checked = []
     for target in TARGETS:
@@ -227,6 +247,8 @@ def check_targets(records: list[dict], settings) -> list[dict]:
             status = "not measured"
         else:
             status = "met" if value <= target.limit else "missed"
+            if any(_noisy(record) for record in by_variant.values()):
+                status += " (noisy)"
         checked.append({"target": target.label, "row": target.row(settings), "limit": target.limit,
                         "compare": target.compare, "value": value, "measured": measured_text,
                         "status": status})
@@ -293,7 +315,8 @@ def format_results_markdown(result: dict, analysis: str) -> str:
         f"- CPU: {machine['cpu']} ({', '.join(machine['cpu_flags'])}); "
         f"{machine['logical_cores']} logical cores, {machine['usable_cores']} usable",
         f"- Load average (1, 5, 15 min) at start: {load_start}; at end: {load_end} "
-        "(a shared machine: other jobs ran alongside)",
+        "(a shared machine: other jobs ran alongside); waited "
+        f"{meta.get('waited_for_quiet_seconds', 0):.0f} s in all for quiet moments",
         f"- Python {machine['python']}, {machine['platform']}",
         f"- Libraries: {versions}",
         *_blas_summary(meta.get("processes", [])),

@@ -25,14 +25,17 @@ class Settings:
         warmup: untimed calls before each timing (JIT, caches, allocator).
         step_batches: batch sizes of the LeNet-5 training-step benchmark.
         epoch_images: images in the "full epoch" (``None``: the whole MNIST training set).
-        epoch_repeats: epochs timed for the kernels and PyTorch (the median is quoted).
-        reference_epoch_images: images timed for the NumPy reference, whose full epoch would
-            take minutes; its epoch time is extrapolated from its throughput (and says so).
+        epoch_min_repeats, epoch_max_repeats, epoch_target_seconds: the same policy for
+            whole epochs (few: each takes seconds).
+        reference_epoch_images: images timed for the NumPy reference (the slowest), to keep
+            the suite short; its epoch time is extrapolated from its throughput (and says so).
         import_runs: subprocesses timing ``import minicnn`` / ``import torch``.
         import_warmup: untimed import runs first (they write Python's bytecode cache).
         first_step_runs: subprocesses timing the first training step (cold and warm cache each).
         memory_images: images trained on in the peak-memory subprocess (``None``: the epoch).
         reference_memory_images: the same for the NumPy reference.
+        quiet_wait_seconds: the most a run waits, in total, for moments when other processes
+            leave the CPUs alone before a measurement (see ``machine.QuietWaiter``).
     """
 
     mode: str = "full"
@@ -46,13 +49,16 @@ class Settings:
     step_target_seconds: float = 1.0
     epoch_batch: int = 64
     epoch_images: int | None = None
-    epoch_repeats: int = 3
+    epoch_min_repeats: int = 2
+    epoch_max_repeats: int = 3
+    epoch_target_seconds: float = 20.0
     reference_epoch_images: int | None = 9600
     import_runs: int = 7
     import_warmup: int = 1
     first_step_runs: int = 3
     memory_images: int | None = None
     reference_memory_images: int | None = 9600
+    quiet_wait_seconds: float = 180.0
     groups: tuple[str, ...] = field(default=("layers", "step", "epoch", "startup", "memory"))
 
     @classmethod
@@ -72,13 +78,16 @@ class Settings:
             "warmup": 1,
             "step_target_seconds": 0.0,
             "epoch_images": 128,
-            "epoch_repeats": 1,
+            "epoch_min_repeats": 1,
+            "epoch_max_repeats": 1,
+            "epoch_target_seconds": 0.0,
             "reference_epoch_images": 64,
             "import_runs": 1,
             "import_warmup": 0,
             "first_step_runs": 1,
             "memory_images": 128,
             "reference_memory_images": 64,
+            "quiet_wait_seconds": 0.0,
         }
         tiny.update(changes)
         return cls(**tiny)

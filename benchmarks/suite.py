@@ -5,6 +5,8 @@ Order of work:
 1. For each thread count, start a minicnn worker and a PyTorch worker (each in its own
    process and environment, see :mod:`benchmarks.processes`) and hand them the same tasks in
    turn, alternating which goes first: every layer, every training-step batch size, the epoch.
+   Before each task the run waits (within a total budget) for a moment when other processes
+   leave the CPUs alone, and it records how busy they kept them during the task.
 2. Start-up figures (:mod:`benchmarks.startup`) and peak memory (:mod:`benchmarks.memory`),
    each from fresh processes.
 3. Print the table with ratios to PyTorch and the targets, write the JSON, and with
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks.data import REPO_ROOT
+from benchmarks.machine import QuietWaiter
 from benchmarks.settings import Settings
 
 __all__ = ["DEFAULT_JSON", "DEFAULT_RESULTS", "main", "run_suite"]
@@ -35,8 +38,10 @@ def _log(message: str) -> None:
     print(f"[benchmarks {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _run_workers(settings: Settings, keep_openblas_env: bool, log) -> tuple[list, list]:
-    """Steps 1 of the module docstring: the in-process groups, framework against framework."""
+def _run_workers(settings: Settings, keep_openblas_env: bool, quiet: QuietWaiter,
+                 log) -> tuple[list, list]:
+    """Step 1 of the module docstring: the in-process groups, framework against framework."""
+    from benchmarks.machine import BackgroundLoad
     from benchmarks.processes import Worker, child_env
     from benchmarks.worker import GROUPS, group_module
 
@@ -56,7 +61,12 @@ def _run_workers(settings: Settings, keep_openblas_env: bool, log) -> tuple[list
                     for worker in pair if turn % 2 == 0 else pair[::-1]:
                         log(f"{threads} thread(s): {group} {task} ({worker.framework})")
                         request = {"group": group, "task": task}
-                        records += worker.request(request)["records"]
+                        quiet.wait([os.getpid(), minicnn_worker.pid, torch_worker.pid])
+                        with BackgroundLoad([os.getpid(), worker.pid]) as load:
+                            answer = worker.request(request)
+                        for record in answer["records"]:
+                            record["background_cores"] = load.cores
+                        records += answer["records"]
                     turn += 1
             for worker in (minicnn_worker, torch_worker):
                 process = worker.request({"describe": True})["process"]
@@ -75,7 +85,8 @@ def run_suite(settings: Settings, *, keep_openblas_env: bool = False, log=_log,
     machine = describe_machine()
     log(f"{settings.mode} run on {machine['cpu']}, threads {settings.threads}, "
         f"groups {settings.groups}")
-    records, processes = _run_workers(settings, keep_openblas_env, log)
+    quiet = QuietWaiter(settings.quiet_wait_seconds)
+    records, processes = _run_workers(settings, keep_openblas_env, quiet, log)
     if "startup" in settings.groups:
         log("start-up: import times and first training steps (fresh processes)")
         records += startup.run(settings, keep_openblas_env)
@@ -86,6 +97,7 @@ def run_suite(settings: Settings, *, keep_openblas_env: bool = False, log=_log,
         "command": command,
         "settings": {**vars(settings)},
         "keep_openblas_env": keep_openblas_env,
+        "waited_for_quiet_seconds": quiet.waited_seconds,
         "machine": machine,
         "processes": processes,
         "load_average_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

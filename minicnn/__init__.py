@@ -29,6 +29,8 @@ _LAZY = {
     "gradcheck": ("minicnn.gradient_check", "gradcheck"),
     "GradcheckError": ("minicnn.gradient_check", "GradcheckError"),
     "set_num_threads": ("minicnn.threads", "set_num_threads"),
+    "use_kernels": ("minicnn.kernels.switch", "use_kernels"),
+    "kernels_enabled": ("minicnn.kernels.switch", "kernels_enabled"),
 }
 
 __all__ = ["__version__", "manual_seed", *_LAZY]

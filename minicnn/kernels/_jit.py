@@ -14,7 +14,11 @@ rely on; the loops here are memory-bound, so it would buy little anyway.
 
 from __future__ import annotations
 
-import numba
+from minicnn.threads import prepare_numba_threads
+
+prepare_numba_threads()  # before Numba starts its OpenMP threads
+
+import numba  # noqa: E402 - after the thread policy is in the environment
 
 __all__ = ["helper", "kernel"]
 

@@ -15,20 +15,41 @@ functions; each layer alone keeps its own (also fast) kernels.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
-from numba import prange
+from numba import prange, uint64
 
 from minicnn.functional.linear import linear_backward
-from minicnn.kernels._jit import kernel
-from minicnn.kernels.conv import conv_backward_columns, conv_forward_columns, conv_geometry
+from minicnn.kernels._jit import helper, kernel
+from minicnn.kernels.conv import (
+    ConvGeometry,
+    conv_backward_columns,
+    conv_forward_columns,
+    conv_geometry,
+)
 from minicnn.threads import blas_threads
 
 __all__ = [
+    "ConvReLUMaxPoolCache",
     "conv2d_relu_maxpool2d",
     "conv2d_relu_maxpool2d_backward",
     "linear_relu",
     "linear_relu_backward",
 ]
+
+
+@helper
+def relu(value):
+    """``max(value, 0)``, NaN staying NaN (as ``np.maximum``)."""
+    return value if value > 0.0 or np.isnan(value) else 0.0
+
+
+@helper
+def takes_over(candidate, best):
+    """Whether a later window entry replaces the running maximum: strictly greater (so the
+    first of equal values keeps it, torch's tie rule), or NaN (NaNs propagate)."""
+    return candidate > best or np.isnan(candidate)
 
 
 @kernel(parallel=True)
@@ -47,21 +68,29 @@ def bias_relu_maxpool2x2(product, bias, out_h, out_w, pooled, winners):
     for task in prange(batch * channels):
         n = task // channels
         c = task % channels
+        channel_product = product[c]
+        shift = bias[c]
+        pooled_plane = pooled[n, c]
+        winner_plane = winners[n, c]
         for py in range(pooled_h):
+            top = uint64(n * positions + 2 * py * out_w)
+            bottom = top + uint64(out_w)
             for px in range(pooled_w):
-                top_left = n * positions + 2 * py * out_w + 2 * px
-                best = 0.0
-                best_pre = 0.0
-                best_code = 0
-                for code in range(4):
-                    pre = product[c, top_left + (code // 2) * out_w + code % 2] + bias[c]
-                    activated = pre if pre > 0.0 or np.isnan(pre) else 0.0
-                    if code == 0 or activated > best or np.isnan(activated):
-                        best = activated
-                        best_pre = pre
-                        best_code = code
-                pooled[n, c, py, px] = best
-                winners[n, c, py, px] = best_code if best_pre > 0.0 else -1
+                left = uint64(2 * px)
+                # the window's four entries in row-major order: code = dy*2 + dx
+                pre0 = channel_product[top + left] + shift
+                pre1 = channel_product[top + left + 1] + shift
+                pre2 = channel_product[bottom + left] + shift
+                pre3 = channel_product[bottom + left + 1] + shift
+                best, best_pre, code = relu(pre0), pre0, 0
+                if takes_over(relu(pre1), best):
+                    best, best_pre, code = relu(pre1), pre1, 1
+                if takes_over(relu(pre2), best):
+                    best, best_pre, code = relu(pre2), pre2, 2
+                if takes_over(relu(pre3), best):
+                    best, best_pre, code = relu(pre3), pre3, 3
+                pooled_plane[py, px] = best
+                winner_plane[py, px] = code if best_pre > 0.0 else -1
 
 
 @kernel(parallel=True)
@@ -77,27 +106,39 @@ def maxpool2x2_relu_grad(grad_pooled, winners, out_h, out_w, grad_product, bias_
     for task in prange(batch * channels):
         n = task // channels
         c = task % channels
-        for p in range(n * positions, (n + 1) * positions):
-            grad_product[c, p] = 0.0
+        channel_grad = grad_product[c]
+        start = uint64(n * positions)
+        for p in range(uint64(positions)):
+            channel_grad[start + p] = 0.0
+        grad_plane = grad_pooled[n, c]
+        winner_plane = winners[n, c]
         total = 0.0
         for py in range(pooled_h):
             for px in range(pooled_w):
-                code = winners[n, c, py, px]
+                code = winner_plane[py, px]
                 if code >= 0:
-                    value = grad_pooled[n, c, py, px]
+                    value = grad_plane[py, px]
                     position = (2 * py + code // 2) * out_w + 2 * px + code % 2
-                    grad_product[c, n * positions + position] = value
+                    channel_grad[start + uint64(position)] = value
                     total += value
         bias_partials[n, c] = total
+
+
+class ConvReLUMaxPoolCache(NamedTuple):
+    """What :func:`conv2d_relu_maxpool2d` keeps for its backward."""
+
+    x: np.ndarray  # the contiguous input (N, C_in, H, W)
+    winners: np.ndarray  # int8 (N, C_out, H_out//2, W_out//2): the codes described above
+    cols: np.ndarray | None  # the column matrix, or None if the batch was chunked
+    geometry: ConvGeometry  # the checked shapes, so the backward need not check them again
 
 
 def conv2d_relu_maxpool2d(x, weight, bias=None, stride=1, padding=0, dilation=1,
                           groups: int = 1):
     """``max_pool2d(relu(conv2d(x, weight, bias, ...)), 2)`` in one pass after the product.
 
-    Returns ``(pooled, winners, cols)``: ``pooled (N, C_out, H_out//2, W_out//2)``, the
-    ``winners`` codes (int8, same shape) and the column matrix (or ``None``, as
-    :func:`minicnn.kernels.conv.conv2d_forward`), all three needed by the backward.
+    Returns ``(pooled, cache)``: ``pooled (N, C_out, H_out//2, W_out//2)`` and a
+    :class:`ConvReLUMaxPoolCache` for :func:`conv2d_relu_maxpool2d_backward`.
     """
     geometry = conv_geometry(x, weight, bias, stride, padding, dilation, groups)
     x = np.ascontiguousarray(x)
@@ -109,44 +150,50 @@ def conv2d_relu_maxpool2d(x, weight, bias=None, stride=1, padding=0, dilation=1,
 
     def bias_relu_pool(product, start, stop):
         bias_relu_maxpool2x2(product, bias_values, geometry.out_h, geometry.out_w,
-                                  pooled[start:stop], winners[start:stop])
+                             pooled[start:stop], winners[start:stop])
 
     cols = conv_forward_columns(x, weight, geometry, groups, bias_relu_pool)
-    return pooled, winners, cols
+    return pooled, ConvReLUMaxPoolCache(x, winners, cols, geometry)
 
 
-def conv2d_relu_maxpool2d_backward(grad_pooled, winners, x, weight, stride=1, padding=0,
-                                   dilation=1, groups: int = 1, cols=None,
-                                   input_grad: bool = True):
+def conv2d_relu_maxpool2d_backward(grad_pooled, weight, groups: int,
+                                   cache: ConvReLUMaxPoolCache, input_grad: bool = True):
     """Gradients of :func:`conv2d_relu_maxpool2d`: ``(grad_input or None, grad_weight,
-    grad_bias)``; ``cols`` is consumed as in :func:`minicnn.kernels.conv.conv2d_backward`."""
-    geometry = conv_geometry(x, weight, None, stride, padding, dilation, groups)
-    x = np.ascontiguousarray(x)
-    grad_pooled = np.ascontiguousarray(grad_pooled)
+    grad_bias)``. The cache's ``cols`` is consumed, as in
+    :func:`minicnn.kernels.conv.conv2d_backward`."""
+    expected = cache.winners.shape
+    if not isinstance(grad_pooled, np.ndarray) or grad_pooled.shape != expected:
+        got = grad_pooled.shape if isinstance(grad_pooled, np.ndarray) else type(grad_pooled)
+        raise ValueError(f"conv2d_relu_maxpool2d_backward: expected grad_output of shape "
+                         f"{expected}, got {got}")
+    grad_pooled = np.ascontiguousarray(grad_pooled, dtype=cache.x.dtype)
+    out_h, out_w = cache.geometry.out_h, cache.geometry.out_w
 
     def from_grad_pooled(start, stop, grad_product, bias_partials):
-        maxpool2x2_relu_grad(grad_pooled[start:stop], winners[start:stop], geometry.out_h,
-                             geometry.out_w, grad_product, bias_partials)
+        maxpool2x2_relu_grad(grad_pooled[start:stop], cache.winners[start:stop], out_h, out_w,
+                             grad_product, bias_partials)
 
-    return conv_backward_columns(x, weight, geometry, groups, cols, from_grad_pooled,
-                                 input_grad)
+    return conv_backward_columns(cache.x, weight, cache.geometry, groups, cache.cols,
+                                 from_grad_pooled, input_grad)
 
 
-@kernel(parallel=True)
+# Serial: a classifier's activations are a few thousand numbers, less work than waking
+# a second thread costs.
+@kernel
 def bias_relu_inplace(values, bias):
     """``values (M, F) = relu(values + bias)`` in place: the Linear -> ReLU epilogue."""
     rows, features = values.shape
-    for r in prange(rows):
+    for r in range(rows):
         for f in range(features):
             pre = values[r, f] + bias[f]
             values[r, f] = pre if pre > 0.0 or np.isnan(pre) else 0.0
 
 
-@kernel(parallel=True)
+@kernel
 def relu_grad(grad_output, output, grad_pre):
     """``grad_pre = grad_output * (output > 0)`` for 2-D arrays, one pass."""
     rows, features = output.shape
-    for r in prange(rows):
+    for r in range(rows):
         for f in range(features):
             grad_pre[r, f] = grad_output[r, f] if output[r, f] > 0.0 else 0.0
 

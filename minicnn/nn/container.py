@@ -18,6 +18,11 @@ class Sequential(Module):
     read ``0.weight``, as in PyTorch); ``Sequential(OrderedDict(name=module, ...))`` names them.
     ``backward`` runs the children in reverse, each turning the gradient of its output into
     the gradient of its input.
+
+    With the fast kernels on (:func:`minicnn.use_kernels`), the runs ``Conv2d -> ReLU ->
+    MaxPool2d(2)`` and ``Linear -> ReLU`` run as one fused kernel each, with the same results
+    (see :mod:`minicnn.nn.fused`); a run whose children have hooks is not fused, so every
+    hook sees its own layer's input and output.
     """
 
     def __init__(self, *args):

@@ -104,8 +104,8 @@ class Conv2d(Module):
         released when it returns. That is the NumPy reference
         (:func:`minicnn.use_kernels(False) <minicnn.use_kernels>`).
 
-        With the fast kernels (the default) the column matrix is ``(N*H_out*W_out,
-        C_in*kH*kW)``, the same number of bytes, but never more than
+        With the fast kernels (the default) the column matrix is ``(C_in*kH*kW,
+        N*H_out*W_out)``, the same number of bytes, but never more than
         ``minicnn.kernels.conv.COLUMN_BUDGET_BYTES`` (64 MiB) at once: a larger batch is
         processed in chunks of samples, and the backward then rebuilds each chunk's columns
         instead of keeping them. The backward writes the columns' gradient into the same

@@ -53,7 +53,7 @@ class ConvReLUMaxPool:
     def __init__(self, conv: Conv2d, relu: ReLU, pool: MaxPool2d):
         self.conv, self.relu, self.pool = conv, relu, pool
         self._unfused = False  # the last forward ran the three layers one by one
-        self._cache = None  # (input, winners, cols) of the last fused forward
+        self._cache = None  # the kernel's ConvReLUMaxPoolCache of the last fused forward
 
     @staticmethod
     def matches(modules) -> bool:
@@ -91,9 +91,8 @@ class ConvReLUMaxPool:
 
         conv = self.conv
         bias = None if conv.bias is None else conv.bias.data
-        pooled, winners, cols = fused.conv2d_relu_maxpool2d(
+        pooled, self._cache = fused.conv2d_relu_maxpool2d(
             x, conv.weight.data, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
-        self._cache = (x, winners, cols)
         return pooled
 
     __call__ = forward
@@ -103,17 +102,15 @@ class ConvReLUMaxPool:
             return self.conv.backward(self.relu.backward(self.pool.backward(grad_output)))
         from minicnn.kernels import fused
 
-        winners = self._cache[1] if self._cache is not None else None
-        check_backward_ready(self.conv, self._cache, grad_output,
-                             winners.shape if winners is not None else ())
-        x, winners, cols = self._cache
+        cache = self._cache
+        check_backward_ready(self.pool, cache, grad_output,
+                             cache.winners.shape if cache is not None else ())
         conv = self.conv
         if grad_output.dtype != conv.weight.dtype:
             raise TypeError(f"{layer_name(self.pool)}: expected grad_output of dtype "
                             f"{conv.weight.dtype} (the output's), got {grad_output.dtype}")
         grad_input, grad_weight, grad_bias = fused.conv2d_relu_maxpool2d_backward(
-            grad_output, winners, x, conv.weight.data, conv.stride, conv.padding,
-            conv.dilation, conv.groups, cols=cols, input_grad=conv.needs_input_grad)
+            grad_output, conv.weight.data, conv.groups, cache, input_grad=conv.needs_input_grad)
         _accumulate(conv.weight, grad_weight)
         _accumulate(conv.bias, grad_bias)
         self._cache = None

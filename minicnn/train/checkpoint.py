@@ -8,12 +8,17 @@ Two kinds of file, never pickle (loading a pickle runs code):
   ``model.``, every array of the optimiser, scheduler, data-loader and RNG states under their
   own prefixes, and the rest of those states (numbers, strings) as JSON in the metadata.
 
+Both kinds carry a SHA-256 of their tensors in the metadata (``minicnn.sha256``), checked on
+loading: a flipped bit in the data, which the safetensors format itself cannot notice, is
+reported instead of silently training on (or predicting with) damaged weights.
+
 Every write goes to a temporary file in the same folder, is flushed and fsynced, then renamed
 over the target: a crash mid-write leaves the previous file intact.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -73,6 +78,19 @@ def _current_umask() -> int:
     return umask
 
 
+_CHECKSUM_KEY = "minicnn.sha256"
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        value = np.require(arrays[key], requirements="C")
+        digest.update(f"{key}|{value.dtype.str}|{value.shape}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
 def _contiguous(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     # Not np.ascontiguousarray: it turns a 0-d array (an optimiser's step) into shape (1,).
     return {key: np.require(value, requirements="C") for key, value in arrays.items()}
@@ -85,13 +103,16 @@ def save_weights(path: str | os.PathLike, state_dict: dict[str, np.ndarray],
     ``metadata`` (strings) is stored beside the weights, e.g. ``{"minicnn.model": "lenet5"}``
     so that ``minicnn evaluate`` knows which network to build.
     """
-    header = {"format": "pt", **(metadata or {})}
-    atomic_write_bytes(path, save(_contiguous(dict(state_dict)), metadata=header))
+    arrays = _contiguous(dict(state_dict))
+    header = {"format": "pt", **(metadata or {}), _CHECKSUM_KEY: _checksum(arrays)}
+    atomic_write_bytes(path, save(arrays, metadata=header))
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The string metadata stored in a safetensors file's header."""
-    return _read(path)[1]
+    """The string metadata stored in a safetensors file's header (without the checksum)."""
+    metadata = dict(_read(path)[1])
+    metadata.pop(_CHECKSUM_KEY, None)
+    return metadata
 
 
 def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -113,6 +134,12 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str
             f"{path}: not a readable safetensors file ({reason}); it may be truncated or "
             "corrupted: use an earlier checkpoint or retrain"
         ) from None
+    expected = metadata.get(_CHECKSUM_KEY)
+    if expected is not None and _checksum(arrays) != expected:
+        raise CheckpointError(
+            f"{path}: the tensors do not match the file's checksum; it is corrupted: use an "
+            "earlier checkpoint or retrain"
+        )
     return arrays, metadata
 
 
@@ -185,8 +212,9 @@ def save_checkpoint(path: str | os.PathLike, model_state: dict[str, np.ndarray],
     """
     arrays = {f"model.{key}": value for key, value in model_state.items()}
     encoded = {name: _split_arrays(state, name, arrays) for name, state in states.items()}
-    metadata = {"format": _FORMAT, "states": json.dumps(encoded)}
-    atomic_write_bytes(path, save(_contiguous(arrays), metadata=metadata))
+    arrays = _contiguous(arrays)
+    metadata = {"format": _FORMAT, "states": json.dumps(encoded), _CHECKSUM_KEY: _checksum(arrays)}
+    atomic_write_bytes(path, save(arrays, metadata=metadata))
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

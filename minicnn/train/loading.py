@@ -47,8 +47,15 @@ def load_trained_model(path: str | os.PathLike, model: str | None = None) -> tup
     else the run's ``config.json``.
     """
     weights = _weights_path(Path(path))
-    network = build_model(_model_name(weights, model))
+    name = _model_name(weights, model)
+    network = build_model(name)
     state = load_weights(weights)
+    if not state:
+        raise ValueError(f"{weights}: the file holds no weights")
     dtype = next(iter(state.values())).dtype
-    network.to(dtype).load_state_dict(state)
+    try:
+        network.to(dtype).load_state_dict(state)
+    except RuntimeError as error:
+        reason = " ".join(str(error).split())
+        raise ValueError(f"{weights}: not weights of minicnn's {name} ({reason})") from None
     return network.eval(), weights

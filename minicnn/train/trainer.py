@@ -9,6 +9,7 @@ as a run that was never stopped.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -102,6 +103,8 @@ class Trainer:
         self.run_dir = run_dir
         minicnn_random.manual_seed(config.seed)
         self.model = build_model(config.model).to(np.dtype(config.dtype))
+        # The first convolution reads the images, which need no gradient: skip computing it.
+        self.model.features[0].needs_input_grad = False
         self.loss_fn = CrossEntropyLoss()
         dtype = np.dtype(config.dtype)
         train_set = load_split(config.dataset, config.data_dir, True, dtype, config.limit_train)
@@ -118,8 +121,14 @@ class Trainer:
     @classmethod
     def new(cls, config: TrainConfig) -> Trainer:
         run_dir = RunDir.create(config.out_dir, f"{config.model}-{config.dataset}")
+        try:
+            trainer = cls(config, run_dir)
+        except BaseException:
+            # No data (offline, no --data-dir): leave no empty run directory behind.
+            shutil.rmtree(run_dir.path, ignore_errors=True)
+            raise
         config.save(run_dir.config)
-        return cls(config, run_dir)
+        return trainer
 
     @classmethod
     def resume(cls, path, epochs: int | None = None) -> Trainer:

@@ -85,3 +85,15 @@ def test_confusion_matrix_counts_and_report_format():
     report = format_report(matrix)
     assert "  0: 0.5000  (2 images)" in report and "  2: 0.6667  (3 images)" in report
     assert report.splitlines()[-1] == "test accuracy: 66.67%"
+
+
+def test_weights_of_another_network_are_refused(cli, tmp_path):
+    from minicnn.models import SeedNet
+
+    path = tmp_path / "seednet.safetensors"
+    save_weights(path, SeedNet().state_dict(), {"minicnn.model": "lenet5"})
+    status, _, stderr = cli(["evaluate", str(path)])
+    assert status == 1
+    assert f"{path}: not weights of minicnn's lenet5 (Error(s) in loading" in stderr, stderr
+    assert "Missing key(s)" in stderr
+    assert len(stderr.strip().splitlines()) == 1

@@ -63,7 +63,7 @@ def test_an_upscaled_mnist_digit_comes_back_as_mnist(mnist_digits, index, scale,
     # narrower than 20 pixels is scaled by its height, so a stretch changes it a little).
     assert frame[0].max() == 0 and frame[:, 0].max() == 0
     assert frame.max() >= 200
-    assert correlation(frame, digit) > 0.55
+    assert correlation(frame, digit) > (0.65 if stretch == 1.0 else 0.4)
 
 
 def test_mnist_digits_survive_the_round_trip(mnist_digits):

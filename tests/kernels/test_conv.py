@@ -134,3 +134,14 @@ def test_layer_backward_uses_the_implementation_its_forward_used():
     (input_a, weight_a), (input_b, weight_b) = results
     assert_close(input_a, input_b, "grad_input across the switch")
     assert_close(weight_a, weight_b, "grad_weight across the switch")
+
+
+@settings(max_examples=20, deadline=None)
+@given(conv_cases())
+def test_products_split_over_threads_give_the_same_result(case):
+    """Every product cut into column slices on several threads (minicnn.threads.run_split)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(kernels, "SPLIT_PRODUCT_SIZE", 0)
+        monkeypatch.setattr(kernels, "get_num_threads", lambda: 3)
+        ref, fast, _ = gradients_of_every_implementation(case)
+    assert_all_close(fast, ref, case[2] is not None, "split products vs reference")

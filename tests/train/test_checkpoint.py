@@ -301,6 +301,17 @@ def damaged_files(good: bytes) -> dict[str, bytes]:
     }
 
 
+def test_a_flipped_bit_in_the_tensors_is_caught_by_the_checksum(tmp_path):
+    path = tmp_path / "checkpoint.safetensors"
+    save_checkpoint(path, trained_lenet().state_dict(), progress={"epochs_done": 1})
+    damaged = bytearray(path.read_bytes())
+    damaged[-1000] ^= 0x10  # inside the last tensor's bytes: the format itself cannot tell
+    path.write_bytes(bytes(damaged))
+    for reader in (load_weights, load_checkpoint):
+        with pytest.raises(CheckpointError, match="do not match the file's checksum"):
+            reader(path)
+
+
 @pytest.mark.parametrize("kind", list(damaged_files(b"\0" * 200)))
 def test_damaged_files_raise_a_one_line_error_naming_the_file(tmp_path, kind):
     good_path = tmp_path / "good.safetensors"

@@ -172,7 +172,7 @@ def test_schedulers_change_the_learning_rate_as_configured(tmp_path, mnist_dir):
 
 def test_float64_runs_end_to_end(tmp_path, mnist_dir):
     trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=1, limit_train=256,
-                                 limit_test=128, dtype="float64"))
+                                 limit_test=128, dtype="float64", scheduler="exponential"))
     images, _ = next(iter(trainer.train_loader))
     assert images.dtype == np.float64
     trainer.fit()
@@ -237,6 +237,12 @@ def test_run_directory_holds_config_metrics_and_checkpoints(tmp_path, mnist_dir)
     assert set(states) == {"optimizer", "scheduler", "train_loader", "rng", "progress"}
     assert states["progress"] == {"epochs_done": 2, "best_accuracy": best_accuracy}
     assert states["train_loader"]["epoch"] == 2
+
+
+def test_a_run_that_cannot_start_leaves_no_directory(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        Trainer.new(config(tmp_path, data_dir=str(tmp_path / "no-mnist-here")))
+    assert list((tmp_path / "runs").iterdir()) == []
 
 
 def test_two_runs_in_the_same_second_get_different_directories(tmp_path, mnist_dir):
