@@ -129,7 +129,7 @@ def run(settings, keep_openblas_env: bool = False) -> list[dict]:
             unavailable(GROUP, FIRST_STEP_NAME, phase, threads, "kernels", KERNELS_MISSING)
             for phase in FIRST_STEP_PHASES
         ]
-    cold_runs, warm_runs = [], []
+    cold_runs = []
     with tempfile.TemporaryDirectory(prefix="minicnn-numba-cache-") as folder:
         for run_index in range(settings.first_step_runs):
             cache_dir = str(Path(folder) / f"cold-{run_index}")  # a new, empty cache each time

@@ -33,9 +33,11 @@ def kernel_switch() -> Callable | None:
     """minicnn's ``use_kernels(enabled)`` context manager, or ``None`` if there are no kernels."""
     import minicnn
 
-    switch = getattr(minicnn, "use_kernels", None)
-    if switch is not None:
-        return switch
+    try:
+        # Exported lazily: the attribute access imports minicnn.kernels.switch.
+        return minicnn.use_kernels
+    except (AttributeError, ImportError):
+        pass
     try:
         from minicnn.kernels.switch import use_kernels
     except ImportError:
