@@ -1,8 +1,8 @@
 """minicnn's benchmark suite: minicnn's Numba kernels and NumPy reference against PyTorch.
 
-Run everything with ``python -m benchmarks`` (about 5-10 minutes on a 2-core machine), or
-``python -m benchmarks --smoke`` to prove the suite works in under a minute. See
-``benchmarks/RESULTS.md`` for the latest figures and ``python -m benchmarks --help``.
+Run everything with ``python -m benchmarks`` (about 3-4 minutes on a quiet 2-core machine, up
+to 10 on a busy one), or ``python -m benchmarks --smoke`` to prove the suite works in under a
+minute. See ``benchmarks/RESULTS.md`` for the latest figures and ``python -m benchmarks --help``.
 
 Modules: :mod:`~benchmarks.timing` (the timer), :mod:`~benchmarks.layers`,
 :mod:`~benchmarks.step`, :mod:`~benchmarks.epoch`, :mod:`~benchmarks.startup`,

@@ -263,7 +263,8 @@ def write_json(result: dict, path: Path) -> None:
 def _pool_text(pool: dict) -> str:
     """``"openblas 0.3.31 SkylakeX (2 threads)"``: a threadpoolctl pool in a few words."""
     words = [pool.get("internal_api"), pool.get("version"), pool.get("architecture")]
-    return " ".join(w for w in words if w) + f" ({pool.get('num_threads')} threads)"
+    threads = pool.get("num_threads")
+    return " ".join(w for w in words if w) + f" ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def _blas_summary(processes: list[dict]) -> list[str]:
@@ -306,7 +307,7 @@ def format_results_markdown(result: dict, analysis: str) -> str:
         "minicnn and PyTorch ran in separate processes with the same thread count, taking turns "
         "task by task. Ratios are minicnn / PyTorch: below 1.00x minicnn is faster.",
         "",
-        "Reproduce: `python -m benchmarks --write-results` (the full suite, 5-10 minutes on 2 "
+        "Reproduce: `python -m benchmarks --write-results` (the full suite, 3-10 minutes on 2 "
         "cores; JSON in `benchmarks/results/latest.json`); `python -m benchmarks --smoke` only "
         "proves the suite runs.",
         "",
@@ -338,7 +339,9 @@ def format_results_markdown(result: dict, analysis: str) -> str:
             lines += ["Layers: " + "; ".join(descriptions) + ".", ""]
     notes = _notes(records)
     if notes:
-        lines += ["Notes:", "", *[f"- {note}" for note in notes], ""]
+        # A note starting with a marker (* or !) would read as Markdown emphasis: escape it.
+        escaped = [re.sub(r"^([*!])", r"\\\1", note) for note in notes]
+        lines += ["Notes:", "", *[f"- {note}" for note in escaped], ""]
     lines += ["## Analysis", "", _ANALYSIS_START, analysis.strip(), _ANALYSIS_END, ""]
     return "\n".join(lines)
 

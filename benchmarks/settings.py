@@ -63,7 +63,7 @@ class Settings:
 
     @classmethod
     def full(cls, **changes) -> Settings:
-        """The suite of issue 4: about 5-10 minutes on a 2-core machine."""
+        """The suite of issue 4: 3-4 minutes on a quiet 2-core machine, up to 10 on a busy one."""
         return cls(**changes)
 
     @classmethod

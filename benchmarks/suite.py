@@ -16,6 +16,7 @@ Order of work:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -125,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
                         default=None, metavar="PATH",
                         help="regenerate RESULTS.md (default path: benchmarks/RESULTS.md), "
                         "keeping its Analysis section")
+    parser.add_argument("--from-json", type=Path, default=None, metavar="PATH",
+                        help="measure nothing: report (and with --write-results, write "
+                        "RESULTS.md from) the JSON of an earlier run")
     parser.add_argument("--keep-openblas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for minicnn's processes")
     return parser
@@ -136,6 +140,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.from_json is not None:
+        result = json.loads(args.from_json.read_text())
+        print(format_table(result))
+        if args.write_results is not None:
+            write_results_markdown(result, args.write_results)
+            print(f"Results written to {args.write_results}")
+        return result
     changes = {}
     if args.threads is not None:
         if any(threads < 1 for threads in args.threads):

@@ -145,3 +145,15 @@ def test_measure_rejects_impossible_repeat_counts():
 def test_settings_survive_the_trip_to_a_worker():
     settings = Settings.smoke(threads=(1,))
     assert Settings.from_json(settings.to_json()) == settings
+
+
+def test_from_json_reports_an_earlier_run_without_measuring(smoke, tmp_path):
+    _, printed, json_path, _ = smoke
+    results_path = tmp_path / "RESULTS.md"
+    reprinted = io.StringIO()
+    with contextlib.redirect_stdout(reprinted):
+        reloaded = main(["--from-json", str(json_path), "--write-results", str(results_path)])
+    assert reloaded["records"] == json.loads(json_path.read_text())["records"]
+    table = printed.split("\nJSON written")[0]
+    assert table in reprinted.getvalue(), "the table of the reloaded run differs"
+    assert "## Targets" in results_path.read_text()
