@@ -5,6 +5,7 @@ Example::
     minicnn train --data-dir ../shared/data/mnist            # LeNet-5, the defaults
     minicnn train --epochs 1 --limit-train 5000 --lr 0.02     # a quick look
     minicnn train --resume runs/lenet5-mnist-20261123-101500  # continue a stopped run
+    minicnn train --tensorboard                               # also log for TensorBoard
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="continue the run in RUN_DIR from its last checkpoint (its saved "
                              "config is used; --epochs may extend it)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write TensorBoard event files (scalars, histograms, filters, "
+                             "feature maps, mistakes) to RUN_DIR/tensorboard")
     return parser
 
 
@@ -133,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
         set_num_threads(config.threads)
     print(f"run directory: {trainer.run_dir.path}")
     print(trainer.model)
+    logger = None
+    if args.tensorboard:
+        from minicnn.train.tensorboard import TensorBoardLogger
+
+        logger = TensorBoardLogger.for_trainer(trainer)
+        print(f"TensorBoard: tensorboard --logdir {logger.log_dir}")
 
     bar = None
 
@@ -141,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         if step % 20 == 0:
             rate = bar.format_dict["rate"] or 0.0
             bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.3f}", img_s=f"{rate:,.0f}")
+        if logger is not None:
+            logger.on_step(step, loss, accuracy, batch_size)
 
     def on_epoch(report) -> None:
         bar.close()
@@ -150,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
             f"test loss {report.test.loss:.4f} acc {report.test.accuracy:.4f}  "
             f"{report.train.images_per_second:,.0f} img/s"
         )
+        if logger is not None:
+            logger.on_epoch(report)
 
     try:
         while trainer.epochs_done < config.epochs:
@@ -164,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"\ninterrupted during epoch {trainer.epochs_done + 1}; continue with: "
               f"minicnn train --resume {trainer.run_dir.path}", file=sys.stderr)
         return 130
+    finally:
+        if logger is not None:
+            logger.close()
 
     metrics = trainer.run_dir.read_metrics()
     if not metrics:
