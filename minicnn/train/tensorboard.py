@@ -107,7 +107,10 @@ class TensorBoardLogger:
         self.mistakes = mistakes
         # Resuming: points past the checkpoint came from an epoch that did not finish.
         purge_step = first_epoch * steps_per_epoch + 1 if first_epoch > 0 else None
-        self.writer = SummaryWriter(self.log_dir, purge_step=purge_step)
+        # The suffix orders a resumed run's file after the earlier ones even within one second
+        # (the file name's timestamp has whole seconds).
+        self.writer = SummaryWriter(self.log_dir, purge_step=purge_step,
+                                    filename_suffix=f".from-epoch-{first_epoch:04d}")
         # Throughput between two batch/* points: images and wall-clock time since the last.
         self._window_images = 0
         self._window_start = time.perf_counter()
@@ -115,7 +118,7 @@ class TensorBoardLogger:
     @classmethod
     def for_trainer(cls, trainer, log_dir: str | os.PathLike | None = None,
                     **options) -> TensorBoardLogger:
-        """A logger for a :class:`~minicnn.train.trainer.Trainer`, writing ``RUN_DIR/tensorboard``."""
+        """A logger for a Trainer's model and data, writing to ``RUN_DIR/tensorboard``."""
         return cls(trainer.run_dir.path / "tensorboard" if log_dir is None else log_dir,
                    trainer.model, steps_per_epoch=len(trainer.train_loader),
                    first_epoch=trainer.epochs_done, test_set=trainer.test_loader.dataset,
