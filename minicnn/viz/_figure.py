@@ -4,7 +4,8 @@ pyplot keeps every figure it makes alive until it is closed and picks a backend 
 environment (a display, a notebook); a server, a CI job or a loop that draws a figure per
 epoch wants neither. A :class:`~matplotlib.figure.Figure` given its own
 :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg` renders to PNG anywhere and is
-freed like any object. Jupyter still displays it (its inline backend formats any Figure).
+freed like any object. Jupyter displays a returned figure once its inline backend is on
+(``%matplotlib inline``, or any earlier ``import matplotlib.pyplot``).
 """
 
 from __future__ import annotations

@@ -116,7 +116,8 @@ def plot_gradient_flow(records: list[LayerGradient]):
     magnitude_axes.set_yscale("log")
     magnitude_axes.set(title="gradient of the loss reaching each layer's output",
                        ylabel="|dLoss / d output|")
-    magnitude_axes.legend()
+    # Outside the axes: inside, it would hide the bars of the last layers (the largest).
+    magnitude_axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     magnitude_axes.grid(alpha=0.3, axis="y")
     zero_axes.bar(positions, [100 * r.zero_fraction for r in records], color="tab:red")
     zero_axes.set(ylabel="% exactly zero", ylim=(0, 100))
