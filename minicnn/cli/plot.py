@@ -62,9 +62,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--limit-test", type=_positive_int, default=None, metavar="N",
                         help="use the first N test images (default: the run's own setting)")
     parser.add_argument("--image", type=_non_negative_int, default=0, metavar="INDEX",
-                        help="the test image whose feature maps are drawn")
+                        help="the test image whose feature maps are drawn (default: 0)")
     parser.add_argument("--batch-size", type=_positive_int, default=64,
-                        help="training images in the gradient-flow pass")
+                        help="training images in the gradient-flow pass (default: 64)")
     return parser
 
 
