@@ -200,7 +200,8 @@ class TensorBoardLogger:
         """The first ``mistakes`` misclassified test images as a grid, and their labels as text.
 
         The first by index, not the most confident (the evaluation keeps no probabilities):
-        the same digits appear epoch after epoch, so one sees which of them get fixed.
+        the grid then changes only as the set of mistakes does, so it can be followed across
+        epochs.
         """
         wrong = np.flatnonzero(np.asarray(predictions) != np.asarray(targets))[: self.mistakes]
         if len(wrong) == 0:
