@@ -161,6 +161,11 @@ def summary(model: Module, input_shape, batch_size: int = 1, dtype=None) -> Mode
     model.eval()
     try:
         model(np.zeros((batch_size, *input_shape), dtype=dtype))
+    except (ValueError, TypeError) as error:
+        raise type(error)(
+            f"summary: {type(model).__name__} refused an input of shape "
+            f"{(batch_size, *input_shape)} ({error}); input_shape is one sample's shape, "
+            "without the batch dimension, e.g. (1, 28, 28) for MNIST") from error
     finally:
         model.train(was_training)
         for handle in handles:

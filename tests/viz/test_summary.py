@@ -63,6 +63,11 @@ def test_table_text_and_dtype():
     assert model.training, "the training mode is restored"
 
 
+def test_input_shape_with_a_batch_dimension_is_explained():
+    with pytest.raises(ValueError, match=r"without the batch dimension, e\.g\. \(1, 28, 28\)"):
+        minicnn.summary(LeNet5(), (1, 1, 28, 28))
+
+
 def test_batch_size_must_be_positive():
     with pytest.raises(ValueError, match="batch_size must be positive"):
         minicnn.summary(LeNet5(), (1, 28, 28), batch_size=0)
