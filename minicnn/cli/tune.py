@@ -200,7 +200,7 @@ def _run_study(args: argparse.Namespace, space, fixed: dict) -> int:
     except (ValueError, MissingDependencyError) as error:
         print(f"minicnn tune: {error}", file=sys.stderr)
         return 2
-    except (DownloadError, WorkerError, sqlalchemy.exc.SQLAlchemyError) as error:
+    except (DownloadError, WorkerError, OSError, sqlalchemy.exc.SQLAlchemyError) as error:
         reason = " ".join(str(error).split("\n")[0].split())
         print(f"minicnn tune: {reason}", file=sys.stderr)
         return 1

@@ -30,8 +30,8 @@ def _needs(name: str, complete: int, params: int) -> str | None:
     """Why plot ``name`` cannot be drawn from this study, or None if it can."""
     if complete < 1:
         return "no complete trial yet"
-    if name == "importances" and complete < 2:
-        return "importances need at least 2 complete trials"
+    if name != "history" and complete < 2:
+        return f"{name.replace('_', ' ')} need at least 2 complete trials"
     if name != "history" and params < 1:
         return "no parameter"
     return None
@@ -58,6 +58,8 @@ def write_plots(study, plot_dir: str | Path) -> dict[str, Path | str]:
         with warnings.catch_warnings(), matplotlib.rc_context():
             # The matplotlib backend of optuna.visualization is marked experimental.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # A parameter that kept one value draws a flat axis; matplotlib warns, harmlessly.
+            warnings.filterwarnings("ignore", "Attempting to set identical", UserWarning)
             axes = getattr(optuna_plots, function_name)(study, target_name="test accuracy")
             figure = axes.figure
             figure.set_size_inches(8, 5)

@@ -118,6 +118,9 @@ def tune(space: SearchSpace | None = None, fixed: dict | None = None, *, n_trial
         on_study(study, space)
     bar = TrialProgress(study, n_trials, enabled=progress)
     start = time.perf_counter()
+    # The bar prints a line per trial: Optuna's own line per trial would repeat it.
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
     try:
         if workers == 1:
             if threads is not None:
@@ -129,6 +132,7 @@ def tune(space: SearchSpace | None = None, fixed: dict | None = None, *, n_trial
             run_workers(options, workers, worker_threads, progress=bar, study=study)
     finally:
         bar.close()
+        optuna.logging.set_verbosity(verbosity)
     seconds = time.perf_counter() - start
 
     rows = trial_rows(study)
