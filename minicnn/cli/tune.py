@@ -74,23 +74,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                             "an optional [fixed] table of training settings")
 
     study = parser.add_argument_group("study")
-    study.add_argument("--n-trials", type=_positive_int, default=20,
+    study.add_argument("--n-trials", type=_positive_int, default=20, metavar="N",
                        help="finished (complete or pruned) trials to reach, counting those the "
                             "study already has (default: 20)")
-    study.add_argument("--study-name", default=None,
+    study.add_argument("--study-name", default=None, metavar="NAME",
                        help="the study's name (default: <model>-<dataset>)")
-    study.add_argument("--out-dir", default="runs",
+    study.add_argument("--out-dir", default="runs", metavar="DIR",
                        help="where the study folder tune-<study name> is made (default: runs)")
-    study.add_argument("--study-dir", default=None,
+    study.add_argument("--study-dir", default=None, metavar="DIR",
                        help="the study folder itself (default: OUT_DIR/tune-<study name>)")
     study.add_argument("--storage", default=None, metavar="URL",
                        help="an Optuna storage URL shared by all workers, e.g. "
                             "postgresql://user:password@host/db (default: SQLite file "
                             "study.db in the study folder)")
-    study.add_argument("--workers", type=_positive_int, default=1,
+    study.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                        help="worker processes on this machine, the cores split between them "
                             "(default: 1)")
-    study.add_argument("--threads", type=_positive_int, default=None,
+    study.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                        help="threads per worker (default: cores / workers)")
     study.add_argument("--sampler", choices=("tpe", "random"), default="tpe",
                        help="how parameters are drawn (default: tpe)")
@@ -100,12 +100,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     study.add_argument("--startup-trials", type=int, default=5, metavar="N",
                        help="random trials before TPE models the space, and trials the median "
                             "pruner waits for (default: 5)")
-    study.add_argument("--sampler-seed", type=int, default=0,
+    study.add_argument("--sampler-seed", type=int, default=0, metavar="SEED",
                        help="seed of the sampler (default: 0)")
     study.add_argument("--heartbeat", type=_positive_int, default=30, metavar="SECONDS",
                        help="seconds between a worker's heartbeats; a trial silent for twice "
                             "this is failed and retried (default: 30)")
-    study.add_argument("--data-dir", default=None,
+    study.add_argument("--data-dir", default=None, metavar="DIR",
                        help="folder holding the IDX files (default: download into the cache)")
     study.add_argument("--no-progress", action="store_true", help="no progress bar")
     study.add_argument("--no-plots", action="store_true", help="write no PNG plots")
@@ -115,6 +115,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "as in `minicnn train`, shared by every trial (default: the study's, else train's "
         "defaults with --epochs 2)")
     for option, name, keywords in TRAINING_OPTIONS:
+        if "choices" not in keywords:
+            keywords = {"metavar": name.upper(), **keywords}
         training.add_argument(option, dest=f"fixed_{name}", default=None, **keywords)
     return parser
 
@@ -184,12 +186,10 @@ def _run_study(args: argparse.Namespace, space, fixed: dict) -> int:
         print(f"study {study.study_name} in {redact_url(storage)}")
         print(f"searching {', '.join(str(param) for param in study_space.params)}")
 
-
     try:
         result = tune(
             space, fixed, n_trials=args.n_trials, study_name=name, study_dir=study_dir,
-            storage=storage,
-            workers=args.workers, threads=args.threads, data_dir=args.data_dir,
+            storage=storage, workers=args.workers, threads=args.threads, data_dir=args.data_dir,
             sampler=args.sampler, pruner=args.pruner, startup_trials=args.startup_trials,
             seed=args.sampler_seed, heartbeat=args.heartbeat, progress=not args.no_progress,
             plots=not args.no_plots, on_study=announce)
