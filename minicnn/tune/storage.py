@@ -5,6 +5,10 @@ its running trial every ``heartbeat`` seconds, and a trial silent for twice that
 worker was killed, its machine lost) is marked failed by the next worker that looks and run
 again once with the same parameters. Without heartbeats such a trial would stay "running"
 forever and the study would never reach its number of trials.
+
+Optuna fails only trials that have a heartbeat: a worker killed between starting a trial and
+its first heartbeat (a few milliseconds, but it happens) leaves one it never fails.
+:class:`DeadTrialReaper` closes that gap.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from pathlib import Path
 
 from minicnn.tune._optuna import import_optuna, require_psycopg2
 
-__all__ = ["DEFAULT_HEARTBEAT", "default_storage_url", "open_storage", "redact_url"]
+__all__ = ["DEFAULT_HEARTBEAT", "DeadTrialReaper", "default_storage_url", "open_storage",
+           "redact_url"]
 
 DEFAULT_HEARTBEAT = 30
 """Seconds between a worker's heartbeats; a trial silent for twice this is presumed dead."""
@@ -79,3 +84,35 @@ def open_storage(url: str, heartbeat: int = DEFAULT_HEARTBEAT):
                 raise
             time.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
+
+
+class DeadTrialReaper:
+    """Fails the running trials of a study whose worker died, so they can be run again.
+
+    Call :meth:`reap` now and then (a worker does, before each trial and while it waits for
+    the last trials). It runs Optuna's check (trials whose heartbeat stopped), and gives a
+    heartbeat, once, to each trial it sees running on two calls in a row: a live worker has
+    long recorded its own by then (so this one only refreshes it), and a trial whose worker
+    died before its first heartbeat now has one that stops, and is failed a grace period
+    later like any other.
+    """
+
+    def __init__(self, storage, study_name: str):
+        self.storage = storage
+        self.study_id = storage.get_study_id_from_name(study_name)
+        self._seen: set[int] = set()  # trial numbers running at the last call
+        self._given: set[int] = set()  # trials given a heartbeat here
+
+    def reap(self, study) -> None:
+        optuna = import_optuna()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        running = {trial.number for trial in study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
+        for number in sorted((running & self._seen) - self._given):
+            trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id,
+                                                                            number)
+            self.storage.record_heartbeat(trial_id)
+            self._given.add(number)
+        self._seen = running

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from minicnn.train.config import TrainConfig
 from minicnn.tune._optuna import import_optuna
 from minicnn.tune.objective import Objective
 from minicnn.tune.space import SearchSpace
-from minicnn.tune.storage import DEFAULT_HEARTBEAT, open_storage, redact_url
+from minicnn.tune.storage import DEFAULT_HEARTBEAT, DeadTrialReaper, open_storage, redact_url
 
 __all__ = [
     "LOCAL_SETTINGS",
@@ -197,10 +196,14 @@ def prepare_study(options: StudyOptions, space: SearchSpace | None = None,
     return study, space, base
 
 
-def load_study(options: StudyOptions):
-    """The study of ``options`` with this worker's sampler and pruner; ``(study, space, base)``."""
+def load_study(options: StudyOptions, storage=None):
+    """The study of ``options`` with this worker's sampler and pruner; ``(study, space, base)``.
+
+    ``storage``: an open storage of ``options.storage`` to use.
+    """
     optuna = import_optuna()
-    storage = open_storage(options.storage, options.heartbeat)
+    if storage is None:
+        storage = open_storage(options.storage, options.heartbeat)
     study, space, base = prepare_study(options, storage=storage)
     if options.seed is not None and study.trials:
         # A resumed study would otherwise draw its first parameters again: the seed's
@@ -226,21 +229,21 @@ def run_worker(options: StudyOptions, on_trial=None, on_epoch=None,
     """Run trials of the study until it has ``options.n_trials`` finished ones.
 
     Several workers (processes, machines) may run this on one study at once. Before each
-    trial a worker fails the trials whose heartbeat stopped (their retries are queued) and
-    counts: it starts a trial only while finished + running trials fall short of the target,
-    and while the last trials run elsewhere it waits, in case one of them dies and needs a
-    retry. ``on_trial(study, frozen_trial)`` is called after each trial run here,
+    trial a worker fails the trials whose worker died (see
+    :class:`~minicnn.tune.storage.DeadTrialReaper`; their retries are queued) and counts: it
+    starts a trial only while finished + running trials fall short of the target, and while
+    the last trials run elsewhere it waits, in case one of them dies and needs a retry.
+    ``on_trial(study, frozen_trial)`` is called after each trial run here,
     ``on_epoch(trial, report)`` after each epoch. Returns the numbers of the trials run here.
     """
-    optuna = import_optuna()
-    study, space, base = load_study(options)
+    storage = open_storage(options.storage, options.heartbeat)
+    study, space, base = load_study(options, storage)
+    reaper = DeadTrialReaper(storage, options.name)
     objective = Objective(base, space, options.trials_dir, on_epoch=on_epoch)
     poll_seconds = min(5.0, options.heartbeat) if poll_seconds is None else poll_seconds
     callbacks = [on_trial] if on_trial is not None else []
     while True:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
+        reaper.reap(study)
         counts = count_trials(study)
         finished = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
         running = counts.get("RUNNING", 0)

@@ -16,7 +16,12 @@ from pathlib import Path
 import optuna
 import pytest
 
-from minicnn.tune.storage import default_storage_url, open_storage, redact_url
+from minicnn.tune.storage import (
+    DeadTrialReaper,
+    default_storage_url,
+    open_storage,
+    redact_url,
+)
 from tests.tune.tiny import TINY_TRAINING, minicnn_command, subprocess_env
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -40,6 +45,33 @@ def test_redact_url_hides_only_the_password():
 def test_open_storage_rejects_a_bad_heartbeat(tmp_path):
     with pytest.raises(ValueError, match="heartbeat must be a positive number of seconds, got 0"):
         open_storage(default_storage_url(tmp_path), heartbeat=0)
+
+
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
+    storage = open_storage(default_storage_url(tmp_path), heartbeat=1)
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    # study.ask() starts a trial without a heartbeat: a worker killed right after it.
+    with pytest.warns(UserWarning, match="Heartbeat of storage is supposed to be used"):
+        dead = study.ask({"lr": optuna.distributions.FloatDistribution(1e-3, 1.0,
+                                                                           log=True)})
+    reaper = DeadTrialReaper(storage, "s")
+    reaper.reap(study)
+    assert dead.number in reaper._seen  # seen running once: left alone
+    # Optuna's own check never fails a trial without a heartbeat, however long it waits ...
+    # (past the grace period of 2 s, as SQLite's clock counts: in whole seconds)
+    time.sleep(3.2)
+    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+        optuna.storages.fail_stale_trials(study)
+    assert study.trials[0].state == optuna.trial.TrialState.RUNNING
+    # ... the reaper gives it one on seeing it running again, which then stops.
+    reaper.reap(study)
+    time.sleep(3.2)
+    reaper.reap(study)
+    states = [trial.state for trial in study.trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING]
+    retry = study.trials[1]
+    assert retry.params == study.trials[0].params
+    assert retry.system_attrs["failed_trial"] == dead.number
 
 
 def test_two_workers_share_one_study_through_postgresql(postgres_url, mnist_dir, tmp_path):
