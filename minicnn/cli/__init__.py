@@ -18,11 +18,11 @@ import argparse
 from collections.abc import Sequence
 
 from minicnn import __version__
-from minicnn.cli import evaluate, gradcheck, import_torch, plot, predict, train
+from minicnn.cli import evaluate, gradcheck, import_torch, plot, predict, train, tune
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = [train, evaluate, predict, import_torch, gradcheck, plot]
+COMMANDS = [train, evaluate, predict, import_torch, gradcheck, plot, tune]
 """The command modules, in the order ``minicnn --help`` lists them."""
 
 

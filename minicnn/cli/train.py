@@ -52,6 +52,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     # ArgumentDefaultsHelpFormatter shows "(default: ...)" only for options with help text.
     parser.add_argument("--model", choices=MODEL_NAMES, default=defaults.model,
                         help="the network")
+    parser.add_argument("--width", type=_positive_float, default=defaults.width,
+                        help="multiplier of the network's hidden sizes (channels and units)")
     parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset,
                         help="the dataset")
     # None, not the default, so that --resume can tell "extend the run" from "not given".
@@ -96,7 +98,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
-        model=args.model, dataset=args.dataset,
+        model=args.model, width=args.width, dataset=args.dataset,
         epochs=args.epochs if args.epochs is not None else TrainConfig.epochs,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,

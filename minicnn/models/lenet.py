@@ -4,7 +4,8 @@
 ReLU and max-pooling. ``variant="original"`` keeps the paper's tanh and average pooling
 (subsampling), without its trainable subsampling coefficients and partial C3 connections.
 Both pad the first convolution by 2, which is how the paper's 32x32 input frame appears
-when MNIST is stored as 28x28.
+when MNIST is stored as 28x28. ``width`` scales every hidden layer (6 and 16 channels, 120
+and 84 units) for tuning; at its default, 1, the network is the paper's.
 
 The layers live in two ``Sequential`` blocks, so state_dict keys read ``features.0.weight``,
 ``classifier.1.weight``, ... exactly as the equivalent ``torch.nn`` model's.
@@ -25,36 +26,48 @@ __all__ = ["LeNet5"]
 VARIANTS = ("modern", "original")
 
 
+def scaled_size(size: int, width: float) -> int:
+    """A hidden size times the width multiplier, rounded, at least 1."""
+    return max(1, round(size * width))
+
+
 class LeNet5(Module):
     """LeNet-5: two conv/pool blocks, then three fully connected layers.
 
     Shape:
         - Input: ``(N, 1, 28, 28)``
-        - After ``features``: ``(N, 16, 5, 5)``
+        - After ``features``: ``(N, C2, 5, 5)``, ``C2 = 16`` at width 1
           (conv 5x5 pad 2: 28 -> 28; pool 2: 14; conv 5x5: 10; pool 2: 5)
         - Output: ``(N, num_classes)`` logits
 
     Args:
         num_classes: number of output logits. Default: 10
         variant: ``"modern"`` (ReLU, max-pooling) or ``"original"`` (tanh, average pooling)
+        width: multiplier of every hidden size: the convolutions have ``round(6 * width)``
+            and ``round(16 * width)`` channels, the hidden linear layers ``round(120 * width)``
+            and ``round(84 * width)`` units (at least 1 each). Default: 1 (the paper's sizes)
     """
 
-    def __init__(self, num_classes: int = 10, variant: str = "modern"):
+    def __init__(self, num_classes: int = 10, variant: str = "modern", width: float = 1.0):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"LeNet5: variant must be one of {VARIANTS}, got {variant!r}")
+        if not width > 0:
+            raise ValueError(f"LeNet5: width must be positive, got {width!r}")
         activation = ReLU if variant == "modern" else Tanh
         pool = MaxPool2d if variant == "modern" else AvgPool2d
         self.variant = variant
+        self.width = width
+        c1, c2, h1, h2 = (scaled_size(size, width) for size in (6, 16, 120, 84))
         self.features = Sequential(
-            Conv2d(1, 6, kernel_size=5, padding=2), activation(), pool(2),
-            Conv2d(6, 16, kernel_size=5), activation(), pool(2),
+            Conv2d(1, c1, kernel_size=5, padding=2), activation(), pool(2),
+            Conv2d(c1, c2, kernel_size=5), activation(), pool(2),
         )
         self.classifier = Sequential(
             Flatten(),
-            Linear(16 * 5 * 5, 120), activation(),
-            Linear(120, 84), activation(),
-            Linear(84, num_classes),
+            Linear(c2 * 5 * 5, h1), activation(),
+            Linear(h1, h2), activation(),
+            Linear(h2, num_classes),
         )
 
     def forward(self, x):

@@ -24,6 +24,7 @@ class TrainConfig:
     """
 
     model: str = "lenet5"
+    width: float = 1.0  # multiplier of the model's hidden sizes (1: the paper's LeNet-5)
     dataset: str = "mnist"
     epochs: int = 10
     batch_size: int = 64
@@ -58,8 +59,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"TrainConfig: {name} must be positive, got {value}")
-        if self.lr <= 0:
-            raise ValueError(f"TrainConfig: lr must be positive, got {self.lr}")
+        for name in ("lr", "width"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"TrainConfig: {name} must be positive, got {getattr(self, name)}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

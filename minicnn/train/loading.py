@@ -39,16 +39,26 @@ def _model_name(weights: Path, given: str | None) -> str:
     return name
 
 
+def _model_width(weights: Path) -> float:
+    """The width multiplier the weights were trained at: metadata, else config.json, else 1."""
+    width = read_metadata(weights).get("minicnn.width")
+    if width is not None:
+        return float(width)
+    if (weights.parent / "config.json").exists():
+        return TrainConfig.load(weights.parent / "config.json").width
+    return 1.0
+
+
 def load_trained_model(path: str | os.PathLike, model: str | None = None) -> tuple[Module, Path]:
     """The network stored at ``path``, in eval mode, and the weights file it came from.
 
     ``path`` may be a run directory (its best weights are used), a weights file or a
     resumable checkpoint. The architecture comes from ``model``, else the file's metadata,
-    else the run's ``config.json``.
+    else the run's ``config.json``; so does the width multiplier (else 1).
     """
     weights = _weights_path(Path(path))
     name = _model_name(weights, model)
-    network = build_model(name)
+    network = build_model(name, width=_model_width(weights))
     state = load_weights(weights)
     if not state:
         raise ValueError(f"{weights}: the file holds no weights")

@@ -102,7 +102,7 @@ class Trainer:
         self.config = config
         self.run_dir = run_dir
         minicnn_random.manual_seed(config.seed)
-        self.model = build_model(config.model).to(np.dtype(config.dtype))
+        self.model = build_model(config.model, width=config.width).to(np.dtype(config.dtype))
         # The first convolution reads the images, which need no gradient: skip computing it.
         self.model.features[0].needs_input_grad = False
         self.loss_fn = CrossEntropyLoss()
@@ -119,8 +119,13 @@ class Trainer:
         self.best_accuracy = -1.0
 
     @classmethod
-    def new(cls, config: TrainConfig) -> Trainer:
-        run_dir = RunDir.create(config.out_dir, f"{config.model}-{config.dataset}")
+    def new(cls, config: TrainConfig, name: str | None = None) -> Trainer:
+        """A fresh run in a new directory ``config.out_dir/<name>-<timestamp>``.
+
+        ``name`` defaults to ``<model>-<dataset>``; the tuner names its runs after its trials.
+        """
+        name = f"{config.model}-{config.dataset}" if name is None else name
+        run_dir = RunDir.create(config.out_dir, name)
         try:
             trainer = cls(config, run_dir)
         except BaseException:
@@ -202,6 +207,8 @@ class Trainer:
         })
         weights = self.model.state_dict()
         metadata = {"minicnn.model": self.config.model}
+        if self.config.width != 1:
+            metadata["minicnn.width"] = repr(float(self.config.width))
         save_weights(self.run_dir.last_weights, weights, metadata)
         if test.accuracy > self.best_accuracy:
             self.best_accuracy = test.accuracy

@@ -64,6 +64,7 @@ def test_bad_choices_are_rejected_listing_the_valid_ones(cli, option, value, cho
     ("--limit-train", "x", "invalid _positive_int value"),
     ("--lr", "0", "must be a positive number, got 0"),
     ("--lr", "nan", "must be a positive number, got nan"),
+    ("--width", "0", "must be a positive number, got 0"),
     ("--momentum", "-0.5", "must be zero or positive, got -0.5"),
     ("--weight-decay", "-1", "must be zero or positive, got -1"),
 ])
@@ -79,12 +80,12 @@ def test_help_shows_the_defaults(cli):
     defaults = TrainConfig()
     for option in ("--model", "--epochs", "--batch-size", "--optimizer", "--lr", "--momentum",
                    "--weight-decay", "--scheduler", "--seed", "--data-dir", "--out-dir",
-                   "--threads", "--limit-train", "--resume", "--dtype"):
+                   "--threads", "--limit-train", "--resume", "--dtype", "--width"):
         assert option in stdout, option
     help_text = " ".join(stdout.split())  # argparse wraps lines
     for default in (defaults.lr, defaults.epochs, defaults.batch_size, defaults.optimizer,
                     defaults.momentum, defaults.weight_decay, defaults.scheduler, defaults.seed,
-                    defaults.dtype, defaults.model):
+                    defaults.dtype, defaults.model, defaults.width):
         assert f"(default: {default})" in help_text, default
 
 
@@ -154,3 +155,17 @@ def test_ctrl_c_says_how_to_resume(cli, tmp_path, mnist_dir, monkeypatch):
     assert status == 130
     assert f"interrupted during epoch 1; continue with: minicnn train --resume {run_path}" in (
         stderr), stderr
+
+
+def test_a_wider_network_trains_and_evaluates(cli, tmp_path, mnist_dir):
+    status, stdout, stderr = cli(["train", "--width", "0.5", "--data-dir", str(mnist_dir),
+                                  "--out-dir", str(tmp_path), "--limit-train", "64",
+                                  "--limit-test", "64", "--epochs", "1", "--no-progress"])
+    assert status == 0, stderr
+    assert "(0): Conv2d(1, 3, kernel_size=(5, 5)" in stdout, stdout
+    (run_path,) = tmp_path.iterdir()
+    assert TrainConfig.load(run_path / "config.json").width == 0.5
+    # evaluate finds the width in the weights file: no option needed.
+    status, stdout, stderr = cli(["evaluate", str(run_path), "--data-dir", str(mnist_dir),
+                                  "--limit-test", "64"])
+    assert status == 0, stderr

@@ -211,6 +211,28 @@ def test_build_model_by_command_line_name():
         build_model("lenet6")
 
 
+def test_width_scales_every_hidden_size_and_keeps_the_keys():
+    default, wide, narrow = LeNet5(), LeNet5(width=2.0), build_model("lenet5", width=0.5)
+    shapes = {key: value.shape for key, value in default.state_dict().items()}
+    # Width 1 is the paper's network: the sizes (and so the torch twin) are unchanged.
+    assert shapes["features.0.weight"] == (6, 1, 5, 5)
+    assert shapes["features.3.weight"] == (16, 6, 5, 5)
+    assert shapes["classifier.1.weight"] == (120, 400)
+    assert shapes["classifier.3.weight"] == (84, 120)
+    assert list(wide.state_dict()) == list(default.state_dict())
+    assert wide.state_dict()["features.0.weight"].shape == (12, 1, 5, 5)
+    assert wide.state_dict()["features.3.weight"].shape == (32, 12, 5, 5)
+    assert wide.state_dict()["classifier.1.weight"].shape == (240, 32 * 5 * 5)
+    assert wide.state_dict()["classifier.3.weight"].shape == (168, 240)
+    assert wide.state_dict()["classifier.5.weight"].shape == (10, 168)
+    assert narrow.state_dict()["features.0.weight"].shape == (3, 1, 5, 5)
+    assert narrow(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
+    # Rounded, never below one channel.
+    assert LeNet5(width=0.01).state_dict()["features.0.weight"].shape == (1, 1, 5, 5)
+    with pytest.raises(ValueError, match="LeNet5: width must be positive, got 0"):
+        LeNet5(width=0)
+
+
 def test_unknown_variant_is_rejected_with_the_choices():
     with pytest.raises(ValueError, match=r"LeNet5: variant must be one of .*'modern'.*got 'new'"):
         LeNet5(variant="new")

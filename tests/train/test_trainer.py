@@ -16,6 +16,7 @@ from minicnn.models import LeNet5
 from minicnn.optim import lr_scheduler
 from minicnn.train.checkpoint import load_checkpoint, load_weights, read_metadata
 from minicnn.train.config import OPTIMIZERS, SCHEDULERS, TrainConfig
+from minicnn.train.loading import load_trained_model
 from minicnn.train.loop import evaluate, train_epoch
 from minicnn.train.run_dir import RunDir
 from minicnn.train.trainer import Trainer
@@ -225,7 +226,9 @@ def test_run_directory_holds_config_metrics_and_checkpoints(tmp_path, mnist_dir)
     last = load_weights(run_dir.last_weights)
     for key, value in trainer.model.state_dict().items():
         assert np.array_equal(last[key], value), key
+    # Width 1 (the default) records no width: such files are as they were before widths.
     assert read_metadata(run_dir.best_weights)["minicnn.model"] == "lenet5"
+    assert "minicnn.width" not in read_metadata(run_dir.best_weights)
     best_model = LeNet5()
     best_model.load_state_dict(load_weights(run_dir.best_weights))
     best_accuracy = evaluate(best_model, trainer.test_loader, trainer.loss_fn).accuracy
@@ -237,6 +240,19 @@ def test_run_directory_holds_config_metrics_and_checkpoints(tmp_path, mnist_dir)
     assert set(states) == {"optimizer", "scheduler", "train_loader", "rng", "progress"}
     assert states["progress"] == {"epochs_done": 2, "best_accuracy": best_accuracy}
     assert states["train_loader"]["epoch"] == 2
+
+
+def test_a_wider_network_trains_and_loads_back_at_its_width(tmp_path, mnist_dir):
+    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=1, limit_train=128,
+                                 limit_test=64, width=1.5), name="wide")
+    trainer.fit()
+    assert trainer.run_dir.path.name.startswith("wide-")
+    assert trainer.model.features[0].weight.shape == (9, 1, 5, 5)
+    assert read_metadata(trainer.run_dir.best_weights)["minicnn.width"] == "1.5"
+    # The weights file says its width; so does the run's config.json for the checkpoint.
+    for path in (trainer.run_dir.path, trainer.run_dir.best_weights, trainer.run_dir.checkpoint):
+        model, _ = load_trained_model(path)
+        assert model.features[0].weight.shape == (9, 1, 5, 5), path
 
 
 def test_a_run_that_cannot_start_leaves_no_directory(tmp_path):
@@ -318,6 +334,7 @@ def test_empty_loaders_are_errors():
     ("batch_size", -1, "batch_size must be positive"),
     ("limit_train", 0, "limit_train must be positive"),
     ("lr", 0.0, "lr must be positive"),
+    ("width", 0.0, "width must be positive"),
 ])
 def test_config_rejects_bad_settings_by_name(field, value, message):
     with pytest.raises(ValueError, match=f"TrainConfig: {message}"):
