@@ -70,6 +70,7 @@ class MaxPool2d(Module):
         # backward needs (besides the input's shape).
         self._input_shape = None
         self._output_shape = None
+        self._output_dtype = None
         self._indices = None
 
     def forward(self, x):
@@ -82,11 +83,13 @@ class MaxPool2d(Module):
             return_indices=True)
         self._input_shape = x.shape
         self._output_shape = output.shape
+        self._output_dtype = output.dtype
         self._indices = indices
         return (output, indices) if self.return_indices else output
 
     def backward(self, grad_output):
-        check_backward_ready(self, self._indices, grad_output, self._output_shape)
+        check_backward_ready(self, self._indices, grad_output, self._output_shape,
+                             self._output_dtype)
         # The indices are the same in both implementations: either backward reads them.
         grad_input = backend("pooling").max_pool2d_backward(grad_output, self._indices,
                                                             self._input_shape)
@@ -148,6 +151,7 @@ class AvgPool2d(Module):
         # input's shape only, not on its values.
         self._input_shape = None
         self._output_shape = None
+        self._output_dtype = None
 
     def forward(self, x):
         check_input(self, x, ndims=(3, 4))
@@ -159,10 +163,12 @@ class AvgPool2d(Module):
                                                self.divisor_override)
         self._input_shape = x.shape
         self._output_shape = output.shape
+        self._output_dtype = output.dtype
         return output
 
     def backward(self, grad_output):
-        check_backward_ready(self, self._input_shape, grad_output, self._output_shape)
+        check_backward_ready(self, self._input_shape, grad_output, self._output_shape,
+                             self._output_dtype)
         grad_input = backend("pooling").avg_pool2d_backward(
             grad_output, self._input_shape, self.kernel_size, self.stride, self.padding,
             self.ceil_mode, self.count_include_pad, self.divisor_override,
