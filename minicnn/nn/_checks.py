@@ -19,6 +19,7 @@ __all__ = [
     "check_backward_ready",
     "check_finite",
     "check_input",
+    "check_non_empty",
     "check_positive_int",
     "layer_name",
 ]
@@ -68,6 +69,15 @@ def check_input(module, x, ndims: tuple[int, ...], channels: int | None = None,
                          f"{x.shape[channel_axis]} (input shape {x.shape})")
     if debug._enabled:
         check_finite(module, "input", x)
+
+
+def check_non_empty(module, x: np.ndarray, batched_ndim: int) -> None:
+    """Refuse a zero-sized dimension other than the batch (axis 0 of a batched input), as
+    PyTorch does for pooling: an empty image has no windows to pool."""
+    first = 1 if x.ndim == batched_ndim else 0
+    if 0 in x.shape[first:]:
+        raise ValueError(f"{layer_name(module)}: expected an input whose dimensions are all "
+                         f"non-zero (except the batch), got shape {x.shape}")
 
 
 def check_finite(module, what: str, x: np.ndarray) -> None:

@@ -8,15 +8,37 @@ Neither has parameters, so both accept float32 or float64 and keep the input's d
 from __future__ import annotations
 
 from minicnn.functional.pooling import (
+    PoolGeometry,
     check_divisor_override,
     check_pool2d_arguments,
     pool2d_geometry,
 )
 from minicnn.kernels import backend
-from minicnn.nn._checks import check_backward_ready, check_input, layer_name
+from minicnn.nn._checks import check_backward_ready, check_input, check_non_empty, layer_name
 from minicnn.nn.module import Module
 
 __all__ = ["AvgPool2d", "MaxPool2d"]
+
+
+def _check_windows_reach_the_input(owner: str, input_shape, geometry: PoolGeometry) -> None:
+    """Refuse a dilated window that holds only padding: its maximum would be ``-inf``.
+
+    PyTorch returns ``-inf`` for such a window, and its backward then writes out of bounds;
+    the window starting at ``o*stride - padding`` covers ``start + dilation*m`` for
+    ``m < kernel``, and at least one of those must lie in ``[0, size)``.
+    """
+    for axis, size, out, k, s, p, d in zip(("height", "width"), input_shape[-2:],
+                                           geometry.output_size, geometry.kernel,
+                                           geometry.stride, geometry.padding, geometry.dilation):
+        for o in range(out):
+            start = o * s - p
+            if not any(0 <= start + d * m < size for m in range(k)):
+                raise ValueError(
+                    f"{owner}: output position {o} along the {axis} sees only padding (input "
+                    f"size {size}, padding {p}, dilation {d}), so its maximum would be -inf; "
+                    f"use less padding or dilation, or a larger input (input shape "
+                    f"{tuple(input_shape)})"
+                )
 
 
 class MaxPool2d(Module):
@@ -75,9 +97,12 @@ class MaxPool2d(Module):
 
     def forward(self, x):
         check_input(self, x, ndims=(3, 4))
+        check_non_empty(self, x, batched_ndim=4)
         # Checked here too so that a too-small input is reported under the layer's name.
-        pool2d_geometry(x.shape, self.kernel_size, self.stride, self.padding, self.dilation,
-                        self.ceil_mode, owner=layer_name(self))
+        geometry = pool2d_geometry(x.shape, self.kernel_size, self.stride, self.padding,
+                                   self.dilation, self.ceil_mode, owner=layer_name(self))
+        if geometry.dilation != (1, 1):  # undilated, padding <= kernel/2 keeps windows on it
+            _check_windows_reach_the_input(layer_name(self), x.shape, geometry)
         output, indices = backend("pooling").max_pool2d(
             x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
             return_indices=True)
@@ -155,6 +180,7 @@ class AvgPool2d(Module):
 
     def forward(self, x):
         check_input(self, x, ndims=(3, 4))
+        check_non_empty(self, x, batched_ndim=4)
         # Checked here too so that a too-small input is reported under the layer's name.
         pool2d_geometry(x.shape, self.kernel_size, self.stride, self.padding, 1,
                         self.ceil_mode, owner=layer_name(self))

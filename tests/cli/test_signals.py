@@ -170,10 +170,13 @@ def test_sigint_finishes_the_step_saves_and_says_how_to_resume(tmp_path, mnist_d
     try:
         _wait_for(lambda: b"loss=" in stderr, "the first training step", process)
         process.send_signal(signal.SIGINT)
-        stdout, _ = process.communicate(timeout=TIMEOUT)
+        process.wait(timeout=TIMEOUT)  # stdout holds a few lines: its pipe cannot fill up
     finally:
         process.kill()
     reader.join(timeout=TIMEOUT)
+    stdout = process.stdout.read()
+    process.stdout.close()
+    process.stderr.close()
     message = stderr.decode().replace("\r", "\n").strip().splitlines()[-1]
     run = _only_run(tmp_path)
     assert process.returncode == 130, message

@@ -61,7 +61,8 @@ def test_bad_choices_are_rejected_listing_the_valid_ones(cli, option, value, cho
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--epochs", "0", "must be a positive integer, got 0"),
     ("--batch-size", "-3", "must be a positive integer, got -3"),
-    ("--limit-train", "x", "invalid _positive_int value"),
+    ("--limit-train", "x", "must be a positive integer, got 'x'"),
+    ("--lr", "fast", "must be a positive number, got 'fast'"),
     ("--lr", "0", "must be a positive number, got 0"),
     ("--lr", "nan", "must be a positive number, got nan"),
     ("--momentum", "-0.5", "must be zero or positive, got -0.5"),
