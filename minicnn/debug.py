@@ -1,7 +1,9 @@
 """Debug mode: every layer also checks its input (and every backward its gradient) for NaN/Inf.
 
-Off by default, because the check reads every value of every activation (one extra pass over
-memory per layer, about 5-15% of a training step). Turn it on to find where a NaN comes from::
+Off by default, because the check reads every value of every activation and gradient (one
+extra pass over memory per layer: a LeNet-5 training step at batch 64 measured 17.7 ms with it,
+16.4 ms without, medians of 7 runs on a busy 2-core machine). Turn it on to find where a NaN
+comes from::
 
     minicnn.set_debug(True)          # or MINICNN_DEBUG=1 in the environment
     model(x)                         # NonFiniteError: Linear(...): input holds 3 NaN ...
