@@ -12,6 +12,10 @@ loss, 1 by default; for ``'none'`` it is required, one value per element of the 
 a single ndarray (the target has no gradient); backward hooks receive it as the 1-tuple
 ``(grad_input,)``.
 
+An empty batch with ``reduction='mean'`` raises ``ValueError`` (PyTorch returns nan, which a
+training loop would silently average in); the functions of :mod:`minicnn.functional.loss`
+keep PyTorch's nan. In debug mode (:func:`minicnn.set_debug`) the input is checked for NaN/Inf.
+
 The deprecated ``size_average`` and ``reduce`` arguments are accepted and mapped to
 ``reduction`` exactly as PyTorch's ``_Reduction.legacy_get_string`` does, with the same warning.
 

@@ -145,6 +145,9 @@ class Trainer:
             shutil.rmtree(run_dir.path, ignore_errors=True)
             raise
         config.save(run_dir.config)
+        # A checkpoint of step 0, so that a run stopped in its first epoch (killed, or by a
+        # non-finite loss) can be resumed like any other.
+        trainer.save_state()
         return trainer
 
     @classmethod

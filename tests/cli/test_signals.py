@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from minicnn.train.checkpoint import load_checkpoint, load_weights
 from tests.conftest import REPO_ROOT
@@ -119,16 +120,16 @@ def test_sigkill_while_writing_a_checkpoint_loses_nothing(tmp_path, mnist_dir):
          str(tmp_path / "straight")], env=_environment(), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
 
-    # Checkpoints every 4 steps: after steps 4, 8, 12 of epoch 1, ... The third write stalls
-    # half way, and the process is killed there.
+    # Checkpoints at the start, then every 4 steps: after steps 4, 8, 12 of epoch 1, ... The
+    # fourth write (after step 12) stalls half way, and the process is killed there.
     marker = tmp_path / "stalled"
     killed = subprocess.Popen(
         [sys.executable, "-c", STALLING_WRAPPER, "train", *data, *COMMON, "--checkpoint-every",
          "4", "--out-dir", str(tmp_path / "killed")],
-        env=_environment(TEST_STALL_AT_WRITE="3", TEST_MARKER=str(marker)),
+        env=_environment(TEST_STALL_AT_WRITE="4", TEST_MARKER=str(marker)),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(marker.exists, "the third checkpoint write", killed)
+        _wait_for(marker.exists, "the fourth checkpoint write", killed)
         run = _only_run(tmp_path / "killed")
         (partial,) = run.glob(".checkpoint.safetensors.*.tmp")
         assert partial.stat().st_size > 0, "the stalled write should have left half a file"
@@ -152,7 +153,10 @@ def test_sigkill_while_writing_a_checkpoint_loses_nothing(tmp_path, mnist_dir):
     _assert_same_weights(run, _only_run(tmp_path / "straight"))
 
 
-def test_sigint_finishes_the_step_saves_and_says_how_to_resume(tmp_path, mnist_dir):
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_finishes_the_step_saves_and_says_how_to_resume(tmp_path, mnist_dir, signum,
+                                                              status):
     # Long enough (500 steps per epoch) that the interrupt lands mid-epoch.
     args = ["train", "--data-dir", str(mnist_dir), "--limit-train", "4000", "--limit-test",
             "128", "--batch-size", "8", "--epochs", "2", "--threads", "2", "--out-dir",
@@ -169,7 +173,7 @@ def test_sigint_finishes_the_step_saves_and_says_how_to_resume(tmp_path, mnist_d
     reader.start()
     try:
         _wait_for(lambda: b"loss=" in stderr, "the first training step", process)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         process.wait(timeout=TIMEOUT)  # stdout holds a few lines: its pipe cannot fill up
     finally:
         process.kill()
@@ -179,7 +183,7 @@ def test_sigint_finishes_the_step_saves_and_says_how_to_resume(tmp_path, mnist_d
     process.stderr.close()
     message = stderr.decode().replace("\r", "\n").strip().splitlines()[-1]
     run = _only_run(tmp_path)
-    assert process.returncode == 130, message
+    assert process.returncode == status, message
     assert "Traceback" not in stderr.decode()
     assert message.startswith("stopped after ") and message.endswith(
         f"and saved a checkpoint; continue with: minicnn train --resume {run}"), message

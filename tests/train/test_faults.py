@@ -76,15 +76,15 @@ def test_checkpoint_every_writes_mid_epoch_checkpoints_that_resume_exactly(tmp_p
     saved = {}
 
     def on_step(step, *_):
-        # Called before the periodic save of the same step: this sees the previous one.
-        if run.run_dir.checkpoint.exists():
-            checkpoint_steps.append(
-                load_checkpoint(run.run_dir.checkpoint)[1]["epoch_progress"]["steps"])
-            saved.setdefault(checkpoint_steps[-1], run.run_dir.checkpoint.read_bytes())
+        # Called before the periodic save of the same step: this sees the previous one (at
+        # first the one every new run writes before its first step).
+        states = load_checkpoint(run.run_dir.checkpoint)[1]
+        checkpoint_steps.append(states.get("epoch_progress", {"steps": 0})["steps"])
+        saved.setdefault(checkpoint_steps[-1], run.run_dir.checkpoint.read_bytes())
 
     run.fit(on_step=on_step)
     # Written after steps 3 and 6 of 8 (not after 8: the epoch's own checkpoint follows).
-    assert sorted(set(checkpoint_steps)) == [3, 6]
+    assert sorted(set(checkpoint_steps)) == [0, 3, 6]
     _, final = load_checkpoint(run.run_dir.checkpoint)
     assert "epoch_progress" not in final and final["progress"]["epochs_done"] == 1
 
@@ -248,6 +248,18 @@ def test_a_damaged_config_is_named(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(ValueError, match="not a run config"):
         TrainConfig.load(path)
+
+
+def test_a_new_run_is_resumable_before_its_first_step(tmp_path, mnist_dir):
+    settings = dict(data_dir=str(mnist_dir), limit_train=64, limit_test=64, epochs=1)
+    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight.fit()
+    started = Trainer.new(config(tmp_path / "started", **settings))
+    _, states = load_checkpoint(started.run_dir.checkpoint)
+    assert states["progress"] == {"epochs_done": 0, "best_accuracy": -1.0}
+    resumed = Trainer.resume(started.run_dir.path)
+    resumed.fit()
+    assert_same_run(resumed, straight)
 
 
 def test_resume_removes_temporary_files_left_by_a_killed_write(tmp_path, mnist_dir):
