@@ -2,7 +2,9 @@
 
 The subpackages mirror PyTorch's: :mod:`minicnn.nn` (Module, layers, losses, init),
 :mod:`minicnn.functional` (the maths as pure functions), :mod:`minicnn.optim`,
-:mod:`minicnn.data`, :mod:`minicnn.models`, :mod:`minicnn.train`.
+:mod:`minicnn.data`, :mod:`minicnn.models`, :mod:`minicnn.train`; :mod:`minicnn.viz` draws
+what a network learns (curves, filters, feature maps, gradient flow) and
+:func:`minicnn.summary` tabulates a model.
 
 ``import minicnn`` loads only NumPy and the global random generator; each name below is
 imported on first use (PEP 562), so ``import minicnn.data`` does not pay for the layers and
@@ -34,6 +36,8 @@ _LAZY = {
     "set_debug": ("minicnn.debug", "set_debug"),
     "debug_enabled": ("minicnn.debug", "debug_enabled"),
     "NonFiniteError": ("minicnn.debug", "NonFiniteError"),
+    "viz": ("minicnn.viz", None),
+    "summary": ("minicnn.viz.summary", "summary"),
 }
 
 __all__ = ["__version__", "manual_seed", *_LAZY]

@@ -19,12 +19,12 @@ import sys
 from collections.abc import Sequence
 
 from minicnn import __version__
-from minicnn.cli import evaluate, gradcheck, import_torch, predict, train
+from minicnn.cli import evaluate, gradcheck, import_torch, plot, predict, train
 from minicnn.debug import debug_enabled
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = [train, evaluate, predict, import_torch, gradcheck]
+COMMANDS = [train, evaluate, predict, import_torch, gradcheck, plot]
 """The command modules, in the order ``minicnn --help`` lists them."""
 
 

@@ -5,6 +5,7 @@ Example::
     minicnn train --data-dir ../shared/data/mnist            # LeNet-5, the defaults
     minicnn train --epochs 1 --limit-train 5000 --lr 0.02     # a quick look
     minicnn train --resume runs/lenet5-mnist-20261123-101500  # continue a stopped run
+    minicnn train --tensorboard                               # also log for TensorBoard
 
 Ctrl-C (SIGINT, or SIGTERM) lets the current step finish, writes a checkpoint of the steps done
 so far and exits with status 130 (143 for SIGTERM), printing the command that resumes the run
@@ -103,6 +104,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="continue the run in RUN_DIR from its last checkpoint (its saved "
                              "config is used; --epochs may extend it)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write TensorBoard event files (scalars, histograms, filters, "
+                             "feature maps, mistakes) to RUN_DIR/tensorboard")
     parser.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="STEPS",
                         help="also write the resumable checkpoint every STEPS training steps "
                              "(default: after each epoch only)")
@@ -189,6 +193,12 @@ def run(args: argparse.Namespace) -> int:
         set_num_threads(config.threads)
     print(f"run directory: {trainer.run_dir.path}")
     print(trainer.model)
+    logger = None
+    if args.tensorboard:
+        from minicnn.train.tensorboard import TensorBoardLogger
+
+        logger = TensorBoardLogger.for_trainer(trainer)
+        print(f"TensorBoard: tensorboard --logdir {logger.log_dir}")
 
     bar = None
 
@@ -197,6 +207,8 @@ def run(args: argparse.Namespace) -> int:
         if step % 20 == 0:
             rate = bar.format_dict["rate"] or 0.0
             bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.3f}", img_s=f"{rate:,.0f}")
+        if logger is not None:
+            logger.on_step(step, loss, accuracy, batch_size)
 
     def on_epoch(report) -> None:
         bar.close()
@@ -206,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
             f"test loss {report.test.loss:.4f} acc {report.test.accuracy:.4f}  "
             f"{report.train.images_per_second:,.0f} img/s"
         )
+        if logger is not None:
+            logger.on_epoch(report)
 
     resume_command = f"minicnn train --resume {trainer.run_dir.path}"
     stop = _StopRequest()
@@ -236,6 +250,9 @@ def run(args: argparse.Namespace) -> int:
               f"{trainer.run_dir.path}: lower --lr in a new run, or skip such batches with: "
               f"{resume_command} --skip-nonfinite", file=sys.stderr)
         return 3
+    finally:
+        if logger is not None:
+            logger.close()
     if stop() and trainer.epochs_done < config.epochs:
         # The signal came between two epochs, after the first one's checkpoint was written.
         print(f"stopped after epoch {trainer.epochs_done}; continue with: {resume_command}",

@@ -10,10 +10,12 @@ the same loss curve as PyTorch (float64 to 1e-9, float32 to 1e-4).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from minicnn import random as minicnn_random
@@ -102,6 +104,39 @@ def twin_pair(name: str, dtype, seed: int):
     ours = build_ours().to(dtype)
     ours.load_state_dict(theirs.state_dict())
     return ours, theirs
+
+
+def max_pool_routes_are_fragile(model: torch.nn.Module, x: np.ndarray, relative_eps=2e-6) -> bool:
+    """Whether rounding ``model``'s ReLU inputs by ``eps`` could move a max-pool's gradient.
+
+    Each ReLU -> MaxPool2d pair routes its gradient to the first maximum of relu(z) in each
+    window. A float32 computation differs from float64 by about 1e-7 of the activations' scale
+    in z, so a window is fragile when its two largest relu(z) are within 2 eps of each other
+    while its largest z is above -eps (all-negative windows route to their first element either
+    way). Forward hooks catch z in float64.
+    """
+    children = [module for module in model.modules() if not list(module.children())]
+    pairs = [(relu, pool) for relu, pool in itertools.pairwise(children)
+             if isinstance(relu, torch.nn.ReLU) and isinstance(pool, torch.nn.MaxPool2d)]
+    pre_activations = []
+    hooks = [relu.register_forward_hook(lambda _, inputs, __: pre_activations.append(inputs[0]))
+             for relu, _ in pairs]
+    try:
+        with torch.no_grad():
+            model(torch.from_numpy(x))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for z, (_, pool) in zip(pre_activations, pairs, strict=True):
+        eps = relative_eps * float(z.abs().max())
+        batch, channels, height, width = z.shape
+        windows = torch.nn.functional.unfold(z.reshape(batch * channels, 1, height, width),
+                                             pool.kernel_size, stride=pool.stride)
+        top_two = torch.relu(windows).topk(2, dim=1).values
+        fragile = ((top_two[:, 0] - top_two[:, 1] <= 2 * eps) & (windows.max(dim=1).values > -eps))
+        if bool(fragile.any()):
+            return True
+    return False
 
 
 def minicnn_step_results(model, x, labels) -> dict[str, np.ndarray]:
@@ -208,6 +243,9 @@ def test_torch_weights_give_the_same_logits_and_gradients(name, dtype, batch, se
     # inputs. Two float32 computations can route a max-pooling gradient to different elements
     # of a nearly tied window (torch's own float32 input gradient is then 7e-3 off its float64
     # one on some draws), which would test torch's rounding rather than minicnn.
+    # A window tied to within float32 rounding is such a rounding question too: skip the draw.
+    if dtype == np.float32:
+        assume(not max_pool_routes_are_fragile(theirs.double(), x.astype(np.float64)))
     expected = torch_step_results(theirs.double(), x.astype(np.float64), labels)
     actual = minicnn_step_results(ours, x, labels)
     assert list(actual) == list(expected)

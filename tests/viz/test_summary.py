@@ -1,0 +1,73 @@
+"""minicnn.summary: shapes and parameter counts as PyTorch's, mult-adds and im2col by formula."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import minicnn
+from minicnn.models import LeNet5
+from minicnn.nn import Conv2d, Linear, ReLU, Sequential
+from tests.models.test_lenet import TorchLeNet5
+
+
+def torch_leaf_shapes(model, input_shape) -> dict[str, tuple]:
+    shapes = {}
+    handles = [module.register_forward_hook(
+        lambda module, args, output, name=name: shapes.__setitem__(name, tuple(output.shape)))
+        for name, module in model.named_modules() if not list(module.children())]
+    with torch.no_grad():
+        model(torch.zeros(input_shape))
+    for handle in handles:
+        handle.remove()
+    return shapes
+
+
+def test_lenet5_rows_match_the_torch_twin():
+    table = minicnn.summary(LeNet5(), (1, 28, 28), batch_size=4)
+    twin = TorchLeNet5()
+    shapes = torch_leaf_shapes(twin, (4, 1, 28, 28))
+    assert [row.name for row in table.layers] == list(shapes)
+    modules = dict(twin.named_modules())
+    for row in table.layers:
+        assert row.output_shape == shapes[row.name], row.name
+        assert row.parameters == sum(p.numel() for p in modules[row.name].parameters()), row.name
+    assert table.total_parameters == sum(p.numel() for p in twin.parameters()) == 61_706
+    # Per image: conv1 6*28*28 outputs of 1*5*5; conv2 16*10*10 of 6*5*5; fc 400*120 + ...
+    per_image = 6 * 28 * 28 * 25 + 16 * 10 * 10 * 150 + 400 * 120 + 120 * 84 + 84 * 10
+    assert table.total_mult_adds == 4 * per_image
+    assert table.input_shape == (4, 1, 28, 28)
+
+
+def test_im2col_bytes_are_the_reference_column_matrix():
+    conv = Conv2d(3, 8, kernel_size=3, stride=2, padding=1)
+    table = minicnn.summary(Sequential(conv, ReLU()), (3, 17, 17), batch_size=5)
+    with minicnn.use_kernels(False):
+        conv(np.zeros((5, 3, 17, 17), np.float32))
+    assert table.layers[0].im2col_bytes == conv._cols.nbytes == 5 * 3 * 9 * 9 * 9 * 4
+    assert table.layers[0].mult_adds == 5 * 8 * 9 * 9 * 27
+    assert table.layers[1].im2col_bytes == 0 and table.layers[1].mult_adds == 0
+    assert table.largest_im2col_bytes == conv._cols.nbytes
+
+
+def test_table_text_and_dtype():
+    model = Sequential(Linear(10, 3), ReLU()).double()
+    model[0].bias.requires_grad = False
+    table = minicnn.summary(model, (10,))
+    text = str(table)
+    assert "0 (Linear)" in text and "[1, 3]" in text
+    assert "Total params: 33" in text and "Trainable params: 30" in text
+    assert "Non-trainable params: 3" in text and "Total mult-adds: 30" in text
+    assert "(float64)" in text and table.dtype == np.float64
+    assert model.training, "the training mode is restored"
+
+
+def test_input_shape_with_a_batch_dimension_is_explained():
+    with pytest.raises(ValueError, match=r"without the batch dimension, e\.g\. \(1, 28, 28\)"):
+        minicnn.summary(LeNet5(), (1, 1, 28, 28))
+
+
+def test_batch_size_must_be_positive():
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        minicnn.summary(LeNet5(), (1, 28, 28), batch_size=0)
