@@ -115,7 +115,7 @@ def test_debug_mode_keeps_the_traceback(cli, weights_file, corrupt_data_dir):
     (["import-torch", "a.pt", "b.safetensors", "--model", "vgg"],
      "argument --model: invalid choice: 'vgg' (choose from 'lenet5', 'lenet5-original')"),
     (["fit"], "argument command: invalid choice: 'fit' (choose from 'train', 'evaluate', "
-              "'predict', 'import-torch', 'gradcheck')"),
+              "'predict', 'import-torch', 'gradcheck'"),
 ])
 def test_the_parser_rejects_bad_arguments_listing_what_is_valid(cli, argv, message):
     status, stdout, stderr = cli(argv)
