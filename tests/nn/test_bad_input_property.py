@@ -23,6 +23,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import minicnn
 from minicnn import nn
 
 SETTINGS = settings(max_examples=40, deadline=None,
@@ -36,6 +37,27 @@ TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.
 def _pair_or_int(low, high):
     return st.one_of(st.integers(low, high), st.tuples(st.integers(low, high),
                                                        st.integers(low, high)))
+
+
+def _conv_relu_pool(library, in_channels, out_channels, kernel_size):
+    """Conv2d -> ReLU -> MaxPool2d(2): the run minicnn's Sequential fuses into one kernel."""
+    return library.Sequential(library.Conv2d(in_channels, out_channels, kernel_size),
+                              library.ReLU(), library.MaxPool2d(2))
+
+
+def _linear_relu(library, in_features, out_features):
+    """Linear -> ReLU, the other fused run."""
+    return library.Sequential(library.Linear(in_features, out_features), library.ReLU())
+
+
+class _Fused:
+    """A minicnn/torch factory pair for a fused run; errors name one of its layers."""
+
+    def __init__(self, build, library, names):
+        self.build, self.library, self.__name__ = build, library, names
+
+    def __call__(self, **kwargs):
+        return self.build(self.library, **kwargs)
 
 
 # Each case: (minicnn class, torch class, strategy of constructor kwargs, typical input rank).
@@ -77,6 +99,15 @@ CASES = {
         "num_features": st.integers(1, 3), "eps": st.sampled_from([1e-5, 0.0]),
         "affine": st.booleans()}), 4),
     "Identity": (nn.Identity, torch.nn.Identity, st.just({}), 2),
+    "Sequential(Conv2d, ReLU, MaxPool2d)": (
+        _Fused(_conv_relu_pool, nn, ("Conv2d(", "ReLU(", "MaxPool2d(")),
+        _Fused(_conv_relu_pool, torch.nn, ()), st.fixed_dictionaries({
+            "in_channels": st.integers(1, 3), "out_channels": st.integers(1, 3),
+            "kernel_size": _pair_or_int(1, 4)}), 4),
+    "Sequential(Linear, ReLU)": (
+        _Fused(_linear_relu, nn, ("Linear(", "ReLU(")), _Fused(_linear_relu, torch.nn, ()),
+        st.fixed_dictionaries({"in_features": st.integers(1, 4),
+                               "out_features": st.integers(1, 4)}), 2),
 }
 
 LOSSES = {
@@ -114,6 +145,12 @@ def _shape(draw, rank_hint: int, channels: int | None) -> tuple[int, ...]:
     return tuple(shape)
 
 
+def _names(factory) -> tuple[str, ...]:
+    """What an error message of this layer may start with: its name, or a fused run's."""
+    name = factory.__name__
+    return name if isinstance(name, tuple) else (name,)
+
+
 def _assert_documented(error: BaseException, names: tuple[str, ...]) -> None:
     assert isinstance(error, DOCUMENTED_ERRORS), (
         f"undocumented {type(error).__name__}: {error}")
@@ -139,12 +176,12 @@ def _construct(mc_class, torch_class, kwargs, param_dtype):
     except Exception:  # torch refuses: minicnn must refuse too, clearly
         with pytest.raises(DOCUMENTED_ERRORS) as refused:
             mc_class(**kwargs)
-        _assert_documented(refused.value, (mc_class.__name__,))
+        _assert_documented(refused.value, _names(mc_class))
         return None
     try:
         mc_layer = mc_class(**kwargs)
     except DOCUMENTED_ERRORS as error:  # stricter than torch is allowed, if it says why
-        _assert_documented(error, (mc_class.__name__,))
+        _assert_documented(error, _names(mc_class))
         return None
     torch_layer = torch_layer.to(TORCH_DTYPE[np.dtype(param_dtype)])
     mc_layer.to(param_dtype)
@@ -160,10 +197,16 @@ def _torch_input(x: np.ndarray):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # torch's notes on 'same' padding, etc.
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "reference"])
 @pytest.mark.parametrize("name", sorted(CASES))
 @SETTINGS
 @given(data=st.data())
-def test_every_layer_matches_torch_or_raises_a_documented_error(name, data):
+def test_every_layer_matches_torch_or_raises_a_documented_error(name, kernels, data):
+    with minicnn.use_kernels(kernels):
+        _check_layer(name, data)
+
+
+def _check_layer(name, data):
     mc_class, torch_class, kwargs_strategy, rank_hint = CASES[name]
     kwargs = data.draw(kwargs_strategy, label="kwargs")
     param_dtype = data.draw(st.sampled_from([np.float32, np.float64]), label="param_dtype")
@@ -188,7 +231,7 @@ def test_every_layer_matches_torch_or_raises_a_documented_error(name, data):
         try:
             output = mc_layer(x)
         except DOCUMENTED_ERRORS as error:
-            _assert_documented(error, (mc_class.__name__,))
+            _assert_documented(error, _names(mc_class))
             return
         if x.dtype == object:  # torch has no object tensors; only Identity passes them on
             assert name == "Identity" and output is x, f"{note}: answered {output!r}"
@@ -199,7 +242,7 @@ def test_every_layer_matches_torch_or_raises_a_documented_error(name, data):
         except Exception as error:
             raise AssertionError(f"{note}: minicnn answered, torch refused: {error}") from None
     _assert_same(output, torch_output, f"{note}: output")
-    if not torch_output.requires_grad or output.size == 0:
+    if not torch_output.requires_grad:
         return
 
     grad = _array(data.draw, output.shape, output.dtype)

@@ -6,6 +6,8 @@ messages below are the ones a learner sees.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -80,8 +82,7 @@ def test_a_grad_output_of_another_dtype_is_refused(case, dtype, kernels):
     assert str(error.value) == (f"{_name(layer)}: expected grad_output of dtype float32 (the "
                                 f"output's), got {np.dtype(dtype)}")
     # The refusal leaves the forward's cache alone: the right gradient still goes through.
-    assert layer.backward(np.ones(output.shape, np.float32)) is not None or isinstance(
-        layer, nn.Sequential)
+    assert layer.backward(np.ones(output.shape, np.float32)).shape == x.shape
 
 
 def test_a_grad_output_of_another_shape_is_refused(case, kernels):
@@ -96,8 +97,6 @@ def test_a_grad_output_of_another_shape_is_refused(case, kernels):
 
 
 def _escape(text: str) -> str:
-    import re
-
     return re.escape(text)
 
 
@@ -206,3 +205,18 @@ def test_minicnn_debug_environment_variable(monkeypatch, value, enabled):
     else:
         monkeypatch.setenv("MINICNN_DEBUG", value)
     assert debug._enabled_from_environment() is enabled
+
+
+def test_an_empty_batch_goes_forward_and_backward_with_zero_gradients(checking_case, kernels):
+    """As in PyTorch: a batch of 0 samples has an empty output and gradients that are zero."""
+    layer, x = checking_case
+    if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        layer.eval()  # training statistics of no values are refused (a variance needs two)
+    empty = x[:0]
+    output = layer(empty)
+    assert output.shape[0] == 0 and output.dtype == np.float32
+    layer.zero_grad()
+    grad_input = layer.backward(np.zeros(output.shape, np.float32))
+    assert grad_input.shape == empty.shape and grad_input.dtype == np.float32
+    for name, param in layer.named_parameters():
+        assert param.grad is not None and not param.grad.any(), name
