@@ -33,6 +33,9 @@ _LAZY = {
     "set_num_threads": ("minicnn.threads", "set_num_threads"),
     "use_kernels": ("minicnn.kernels.switch", "use_kernels"),
     "kernels_enabled": ("minicnn.kernels.switch", "kernels_enabled"),
+    "set_debug": ("minicnn.debug", "set_debug"),
+    "debug_enabled": ("minicnn.debug", "debug_enabled"),
+    "NonFiniteError": ("minicnn.debug", "NonFiniteError"),
     "viz": ("minicnn.viz", None),
     "summary": ("minicnn.viz.summary", "summary"),
 }

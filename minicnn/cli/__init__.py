@@ -15,10 +15,12 @@ imports what it needs from the rest of minicnn; nothing below the command line i
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from minicnn import __version__
 from minicnn.cli import evaluate, gradcheck, import_torch, plot, predict, train, tune
+from minicnn.debug import debug_enabled
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -41,10 +43,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _file_fault(error: BaseException) -> bool:
+    """Whether ``error`` is a problem with a file or the network that the user can fix.
+
+    Those are reported as one line (their messages name the file, what is wrong and what to
+    do); anything else is a bug and keeps its traceback.
+    """
+    from minicnn.data import DataFileError, DownloadError
+    from minicnn.train.checkpoint import CheckpointError
+
+    return isinstance(error, (CheckpointError, DataFileError, DownloadError, FileNotFoundError,
+                              PermissionError, IsADirectoryError))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run the command, return its exit status.
 
-    Usage errors exit through ``argparse`` with status 2 and a message on stderr.
+    Usage errors exit through ``argparse`` with status 2 and a message on stderr. A file
+    fault (a missing, truncated or corrupt data file or checkpoint, a failed download) is
+    printed as one line, ``minicnn <command>: <what file, what is wrong, what to do>``, with
+    status 1; Ctrl-C outside training gives status 130. In debug mode (``MINICNN_DEBUG=1``)
+    errors keep their full traceback.
     """
     args = build_parser().parse_args(argv)
-    return args._run_command(args)
+    try:
+        return args._run_command(args)
+    except KeyboardInterrupt:
+        if debug_enabled():
+            raise
+        print(f"\nminicnn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError) as error:
+        if debug_enabled() or not _file_fault(error):
+            raise
+        print(f"minicnn {args.command}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1

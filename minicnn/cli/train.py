@@ -6,11 +6,18 @@ Example::
     minicnn train --epochs 1 --limit-train 5000 --lr 0.02     # a quick look
     minicnn train --resume runs/lenet5-mnist-20261123-101500  # continue a stopped run
     minicnn train --tensorboard                               # also log for TensorBoard
+
+Ctrl-C (SIGINT, or SIGTERM) lets the current step finish, writes a checkpoint of the steps done
+so far and exits with status 130 (143 for SIGTERM), printing the command that resumes the run
+where it stopped; a second Ctrl-C stops at once, keeping the last checkpoint written. A
+non-finite loss stops the run (status 3) with the epoch, the step and the layer where the
+NaN/Inf first appeared; ``--skip-nonfinite`` (also when resuming) skips such batches instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from minicnn.models import MODEL_NAMES
@@ -20,21 +27,30 @@ __all__ = ["add_parser", "run"]
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
 def _non_negative_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be zero or positive, got {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be zero or positive, got {text}")
     return value
@@ -93,7 +109,43 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--tensorboard", action="store_true",
                         help="also write TensorBoard event files (scalars, histograms, filters, "
                              "feature maps, mistakes) to RUN_DIR/tensorboard")
+    parser.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="STEPS",
+                        help="also write the resumable checkpoint every STEPS training steps "
+                             "(default: after each epoch only)")
+    parser.add_argument("--skip-nonfinite", action="store_true", default=None,
+                        help="skip a batch whose loss is NaN/Inf (with a warning) instead of "
+                             "stopping the run; also accepted with --resume")
     return parser
+
+
+class _StopRequest:
+    """Turns the first Ctrl-C (or SIGTERM) into a request to stop after the current step.
+
+    The handler only sets a flag, which the training loop reads between steps: a signal that
+    arrived mid-step would otherwise leave the weights half-updated and nothing resumable. A
+    second Ctrl-C raises KeyboardInterrupt at once, for a step that never ends.
+    """
+
+    def __init__(self):
+        self.signal: int | None = None
+        self._previous = {}
+
+    def __call__(self) -> bool:
+        return self.signal is not None
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __enter__(self) -> _StopRequest:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -104,6 +156,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         momentum=args.momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
         seed=args.seed, data_dir=args.data_dir, out_dir=args.out_dir, threads=args.threads,
         limit_train=args.limit_train, limit_test=args.limit_test, dtype=args.dtype,
+        skip_nonfinite=bool(args.skip_nonfinite), checkpoint_every=args.checkpoint_every,
     )
 
 
@@ -113,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     from minicnn.data import DownloadError
     from minicnn.threads import set_num_threads
     from minicnn.train.checkpoint import CheckpointError
+    from minicnn.train.loop import TrainingInterrupted
+    from minicnn.train.nonfinite import NonFiniteLossError
     from minicnn.train.run_dir import RunDir
     from minicnn.train.trainer import Trainer
 
@@ -124,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         try:
-            trainer = Trainer.resume(args.resume, epochs=args.epochs)
+            trainer = Trainer.resume(args.resume, epochs=args.epochs,
+                                     skip_nonfinite=args.skip_nonfinite)
         except (CheckpointError, DownloadError, ValueError) as error:
             print(f"minicnn train: cannot resume {args.resume}: {error}", file=sys.stderr)
             return 1
@@ -167,22 +223,43 @@ def run(args: argparse.Namespace) -> int:
         if logger is not None:
             logger.on_epoch(report)
 
+    resume_command = f"minicnn train --resume {trainer.run_dir.path}"
+    stop = _StopRequest()
     try:
-        while trainer.epochs_done < config.epochs:
-            bar = tqdm(total=len(trainer.train_loader.dataset), unit="img", leave=False,
-                       desc=f"epoch {trainer.epochs_done + 1}/{config.epochs}",
-                       disable=args.no_progress, file=sys.stderr)
-            on_epoch(trainer.run_epoch(on_step))
+        with stop:
+            while trainer.epochs_done < config.epochs and not stop():
+                bar = tqdm(total=len(trainer.train_loader.dataset), unit="img", leave=False,
+                           desc=f"epoch {trainer.epochs_done + 1}/{config.epochs}",
+                           disable=args.no_progress, file=sys.stderr, initial=trainer.progress.seen)
+                on_epoch(trainer.run_epoch(on_step, should_stop=stop))
+    except TrainingInterrupted:
+        bar.close()
+        print(f"\nstopped after {trainer.progress.steps} of the {len(trainer.train_loader)} steps "
+              f"of epoch {trainer.epochs_done + 1} and saved a checkpoint; continue with: "
+              f"{resume_command}", file=sys.stderr)
+        return 128 + stop.signal
     except KeyboardInterrupt:
-        # The checkpoint of the last finished epoch is intact (written atomically).
+        # A second Ctrl-C mid-step: the last checkpoint written is intact (written atomically).
         if bar is not None:
             bar.close()
-        print(f"\ninterrupted during epoch {trainer.epochs_done + 1}; continue with: "
-              f"minicnn train --resume {trainer.run_dir.path}", file=sys.stderr)
+        print(f"\ninterrupted during epoch {trainer.epochs_done + 1}; the last checkpoint is "
+              f"kept; continue with: {resume_command}", file=sys.stderr)
         return 130
+    except NonFiniteLossError as error:
+        if bar is not None:
+            bar.close()
+        print(f"minicnn train: {error}. Stopped; the last good checkpoint is kept in "
+              f"{trainer.run_dir.path}: lower --lr in a new run, or skip such batches with: "
+              f"{resume_command} --skip-nonfinite", file=sys.stderr)
+        return 3
     finally:
         if logger is not None:
             logger.close()
+    if stop() and trainer.epochs_done < config.epochs:
+        # The signal came between two epochs, after the first one's checkpoint was written.
+        print(f"stopped after epoch {trainer.epochs_done}; continue with: {resume_command}",
+              file=sys.stderr)
+        return 128 + stop.signal
 
     metrics = trainer.run_dir.read_metrics()
     if not metrics:

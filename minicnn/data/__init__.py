@@ -26,12 +26,13 @@ from minicnn.data.dataset import (
     random_split,
 )
 from minicnn.data.download import DownloadError, default_cache_dir
-from minicnn.data.idx import read_idx, write_idx
+from minicnn.data.idx import DataFileError, read_idx, write_idx
 from minicnn.data.mnist import MNIST, FashionMNIST
 
 __all__ = [
     "MNIST",
     "ArrayDataset",
+    "DataFileError",
     "DataLoader",
     "Dataset",
     "DownloadError",

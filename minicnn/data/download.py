@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from minicnn.data.idx import decompress
+from minicnn.data.idx import DataFileError, decompress
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -126,7 +126,7 @@ def read_verified(path: str | os.PathLike, remote: RemoteFile, *, verify: bool =
             (for instance a subset written with :func:`minicnn.data.idx.write_idx`).
 
     Raises:
-        ValueError: the MD5 matches neither checksum, or the gzip data is corrupt.
+        DataFileError: the MD5 matches neither checksum, or the gzip data is corrupt.
     """
     path = Path(path)
     data = path.read_bytes()
@@ -134,9 +134,10 @@ def read_verified(path: str | os.PathLike, remote: RemoteFile, *, verify: bool =
     if verify:
         problem = _checksum_problem(data, content, remote)
         if problem is not None:
-            raise ValueError(
+            raise DataFileError(
                 f"{path}: {problem}; the file is corrupt or not the official release: delete it "
-                f"so that it is downloaded again, or pass verify=False to use it as it is"
+                "so that it is downloaded again (or replace it with a good copy), or pass "
+                "verify=False to use it as it is"
             )
     return content
 

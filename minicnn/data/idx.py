@@ -31,6 +31,7 @@ import numpy as np
 __all__ = [
     "IMAGES_MAGIC",
     "LABELS_MAGIC",
+    "DataFileError",
     "check_images_labels",
     "decompress",
     "parse_idx",
@@ -54,6 +55,13 @@ _DTYPE_OF_CODE = {
 }
 _CODE_OF_DTYPE = {dtype.newbyteorder("="): code for code, dtype in _DTYPE_OF_CODE.items()}
 _GZIP_SIGNATURE = b"\x1f\x8b"
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be used: truncated, corrupt, failing its checksum, or not the
+    file its name says. The message names the file, what is wrong and what to do."""
+
+
 _RETRY_ADVICE = "delete it and download it again, or replace it with a good copy"
 
 
@@ -69,14 +77,14 @@ def decompress(data: bytes, source: str = "<bytes>") -> bytes:
     """Return ``data`` uncompressed if it is gzip (recognised by its first two bytes), else as is.
 
     Raises:
-        ValueError: the gzip stream is truncated or corrupt.
+        DataFileError: the gzip stream is truncated or corrupt.
     """
     if not data.startswith(_GZIP_SIGNATURE):
         return data
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(
+        raise DataFileError(
             f"{source}: the gzip data is truncated or corrupt ({error}); {_RETRY_ADVICE}"
         ) from None
 
@@ -95,10 +103,10 @@ def parse_idx(data: bytes, source: str = "<bytes>", *, expected_magic: int | Non
         states (``(N, 28, 28)`` uint8 for MNIST images, ``(N,)`` uint8 for labels).
 
     Raises:
-        ValueError: bad magic number, truncated header or data, or bytes after the data.
+        DataFileError: bad magic number, truncated header or data, or bytes after the data.
     """
     if len(data) < 4:
-        raise ValueError(
+        raise DataFileError(
             f"{source}: the file is {len(data)} bytes long, too short for the 4-byte IDX magic "
             f"number; {_RETRY_ADVICE}"
         )
@@ -106,19 +114,19 @@ def parse_idx(data: bytes, source: str = "<bytes>", *, expected_magic: int | Non
     code, ndim = data[2], data[3]
     if data[:2] != b"\x00\x00" or code not in _DTYPE_OF_CODE:
         hint = " (it looks like an HTML page, not data)" if data.lstrip()[:1] == b"<" else ""
-        raise ValueError(
+        raise DataFileError(
             f"{source}: bad magic number 0x{magic:08X}{hint}: an IDX file starts with 0x0000 and "
             f"a type code in {{08, 09, 0B, 0C, 0D, 0E}}; check that this is an IDX file, or "
             f"{_RETRY_ADVICE}"
         )
     if expected_magic is not None and magic != expected_magic:
-        raise ValueError(
+        raise DataFileError(
             f"{source}: bad magic number {_describe_magic(magic)}, expected "
             f"{_describe_magic(expected_magic)}; check that the file is the one its name says"
         )
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
-        raise ValueError(
+        raise DataFileError(
             f"{source}: the header is truncated: {ndim} dimension sizes need {header_size} bytes, "
             f"the file has {len(data)}; {_RETRY_ADVICE}"
         )
@@ -128,12 +136,12 @@ def parse_idx(data: bytes, source: str = "<bytes>", *, expected_magic: int | Non
     actual_bytes = len(data) - header_size
     described = f"{' x '.join(map(str, shape)) or 'scalar'} {dtype.newbyteorder('=').name}"
     if actual_bytes < expected_bytes:
-        raise ValueError(
+        raise DataFileError(
             f"{source}: truncated data: the header promises {described} ({expected_bytes} bytes) "
             f"but only {actual_bytes} bytes follow it; {_RETRY_ADVICE}"
         )
     if actual_bytes > expected_bytes:
-        raise ValueError(
+        raise DataFileError(
             f"{source}: {actual_bytes - expected_bytes} unexpected bytes after the {described} "
             f"data the header describes; the file is corrupt or not IDX: {_RETRY_ADVICE}"
         )
@@ -205,22 +213,23 @@ def check_images_labels(
         num_classes: if given, every label must be in ``[0, num_classes)``.
 
     Raises:
-        ValueError: the counts differ, an image has the wrong size or a label is out of range.
+        DataFileError: the counts differ, an image has the wrong size or a label is out of
+            range.
     """
     if len(images) != len(labels):
-        raise ValueError(
+        raise DataFileError(
             f"{labels_source} holds {len(labels)} labels but {images_source} holds "
             f"{len(images)} images; the two files do not belong together: use the matching pair"
         )
     if image_size is not None and images.shape[1:] != tuple(image_size):
-        raise ValueError(
+        raise DataFileError(
             f"{images_source}: expected images of {image_size[0]}x{image_size[1]} pixels, got "
             f"{'x'.join(map(str, images.shape[1:]))}; check that the file is the one its name says"
         )
     if num_classes is not None and len(labels) > 0:
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= num_classes:
-            raise ValueError(
+            raise DataFileError(
                 f"{labels_source}: labels must lie in [0, {num_classes - 1}], found values from "
                 f"{low} to {high}; check that the file is the one its name says"
             )

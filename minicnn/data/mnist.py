@@ -185,7 +185,9 @@ class MNIST(Dataset):
             if not download_missing:
                 raise FileNotFoundError(
                     f"{self.dataset_name}: {remote.gz_name} is not in {self.root}; pass "
-                    f"download=True to fetch it, or root= the folder that holds the IDX files"
+                    "download=True to fetch it, or root= the folder that holds the IDX files "
+                    "(on the command line: --data-dir that folder, or no --data-dir to "
+                    "download into the cache)"
                 )
             path = download_file(
                 remote,

@@ -375,7 +375,9 @@ def conv2d_forward(
     out_channels = weight.shape[0]
     # Group g sees input channels [g*C_in/G, (g+1)*C_in/G) and owns output channels
     # [g*C_out/G, (g+1)*C_out/G); both reshapes are free (no copy) because cols is contiguous.
-    cols_grouped = cols.reshape(n, groups, in_channels // groups * kernel_h * kernel_w, -1)
+    # Sizes spelled out, not -1: an empty batch (n = 0) has no size to infer it from.
+    cols_grouped = cols.reshape(n, groups, in_channels // groups * kernel_h * kernel_w,
+                                out_h * out_w)
     weight_grouped = weight.reshape(groups, out_channels // groups, -1)
     # (G, C_out/G, K) @ (N, G, K, H_out*W_out) -> (N, G, C_out/G, H_out*W_out): one product
     # per (sample, group), all in a single matmul call.

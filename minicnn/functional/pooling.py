@@ -258,7 +258,8 @@ def max_pool2d_backward(grad_output, indices, input_shape):
         )
     planes = int(np.prod(input_shape[:-2]))
     grad_planes = np.zeros((planes, input_shape[-2] * input_shape[-1]), dtype=grad_output.dtype)
-    index_in_plane = indices.reshape(planes, -1)
+    positions = indices.shape[-2] * indices.shape[-1]  # spelled out: planes may be 0
+    index_in_plane = indices.reshape(planes, positions)
     plane_of_output = np.broadcast_to(np.arange(planes)[:, None], index_in_plane.shape)
     has_input = index_in_plane >= 0  # False only for a window of padding alone
     # np.add.at, not `grad_planes[...] += ...`: a fancy-index += keeps only one of several
@@ -266,7 +267,7 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     np.add.at(
         grad_planes,
         (plane_of_output[has_input], index_in_plane[has_input]),
-        grad_output.reshape(planes, -1)[has_input],
+        grad_output.reshape(planes, positions)[has_input],
     )
     return grad_planes.reshape(input_shape)
 

@@ -3,15 +3,23 @@
 Each message names the layer (its one-line repr), what it expected and what it got, as
 PyTorch's do: ``Conv2d(3, 4, kernel_size=(3, 3)): expected input with 3 channels, got 1
 (input shape (2, 1, 8, 8))``.
+
+The checks cost a few attribute reads per call, never a pass over the data, except in debug
+mode (:func:`minicnn.set_debug`), where inputs and gradients are also checked for NaN/Inf.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from minicnn import debug
+from minicnn.debug import NonFiniteError
+
 __all__ = [
     "check_backward_ready",
+    "check_finite",
     "check_input",
+    "check_non_empty",
     "check_positive_int",
     "layer_name",
 ]
@@ -59,13 +67,42 @@ def check_input(module, x, ndims: tuple[int, ...], channels: int | None = None,
     if channels is not None and x.shape[channel_axis] != channels:
         raise ValueError(f"{layer_name(module)}: expected input with {channels} channels, got "
                          f"{x.shape[channel_axis]} (input shape {x.shape})")
+    if debug._enabled:
+        check_finite(module, "input", x)
 
 
-def check_backward_ready(module, cached, grad_output, expected_shape: tuple[int, ...]) -> None:
+def check_non_empty(module, x: np.ndarray, batched_ndim: int) -> None:
+    """Refuse a zero-sized dimension other than the batch (axis 0 of a batched input), as
+    PyTorch does for pooling: an empty image has no windows to pool."""
+    first = 1 if x.ndim == batched_ndim else 0
+    if 0 in x.shape[first:]:
+        raise ValueError(f"{layer_name(module)}: expected an input whose dimensions are all "
+                         f"non-zero (except the batch), got shape {x.shape}")
+
+
+def check_finite(module, what: str, x: np.ndarray) -> None:
+    """Raise :class:`NonFiniteError` if ``x`` holds NaN or infinite values.
+
+    The message counts them and gives the index of the first, so a learner can look at it.
+    """
+    if x.dtype.kind != "f" or np.isfinite(x).all():
+        return
+    nan = np.isnan(x)
+    first = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+    raise NonFiniteError(
+        f"{layer_name(module)}: {what} of shape {x.shape} holds {int(nan.sum())} NaN and "
+        f"{int(np.isinf(x).sum())} infinite values (the first at index {first})"
+    )
+
+
+def check_backward_ready(module, cached, grad_output, expected_shape: tuple[int, ...],
+                         dtype: np.dtype | None = None) -> None:
     """Check that a forward has run since the last backward and that ``grad_output`` fits it.
 
     Layers free their forward cache at the end of ``backward`` (as PyTorch frees its graph),
-    so a second backward for one forward lands here too.
+    so a second backward for one forward lands here too. ``dtype`` is the forward output's:
+    a gradient of another dtype is refused rather than silently cast (a float64 gradient
+    would turn the rest of a float32 backward pass into float64).
     """
     if cached is None:
         raise RuntimeError(
@@ -80,3 +117,8 @@ def check_backward_ready(module, cached, grad_output, expected_shape: tuple[int,
             f"{layer_name(module)}: expected grad_output of shape {tuple(expected_shape)} "
             f"(the forward output's shape), got {grad_output.shape}"
         )
+    if dtype is not None and grad_output.dtype != dtype:
+        raise TypeError(f"{layer_name(module)}: expected grad_output of dtype {dtype} (the "
+                        f"output's), got {grad_output.dtype}")
+    if debug._enabled:
+        check_finite(module, "grad_output", grad_output)

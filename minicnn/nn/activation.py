@@ -48,16 +48,18 @@ class ReLU(Module):
         _check_bool("ReLU", "inplace", inplace)
         self.inplace = inplace
         self._positive: np.ndarray | None = None  # x > 0, taken before any in-place write
+        self._output_dtype: np.dtype | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, ndims=_ANY_RANK)
         self._positive = x > 0
+        self._output_dtype = x.dtype
         return backend("activation").relu(x, inplace=self.inplace)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         positive = self._positive
         check_backward_ready(self, positive, grad_output,
-                             positive.shape if positive is not None else ())
+                             positive.shape if positive is not None else (), self._output_dtype)
         self._positive = None
         return backend("activation").relu_backward(grad_output, positive)
 
@@ -86,16 +88,18 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
         self.inplace = inplace
         self._positive: np.ndarray | None = None  # x > 0, taken before any in-place write
+        self._output_dtype: np.dtype | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, ndims=_ANY_RANK)
         self._positive = x > 0
+        self._output_dtype = x.dtype
         return F.leaky_relu(x, self.negative_slope, inplace=self.inplace)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         positive = self._positive
         check_backward_ready(self, positive, grad_output,
-                             positive.shape if positive is not None else ())
+                             positive.shape if positive is not None else (), self._output_dtype)
         self._positive = None
         return F.leaky_relu_backward(grad_output, positive, self.negative_slope)
 
@@ -125,7 +129,8 @@ class _OutputCachingActivation(Module):
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         output = self._output
         check_backward_ready(self, output, grad_output,
-                             output.shape if output is not None else ())
+                             output.shape if output is not None else (),
+                             output.dtype if output is not None else None)
         self._output = None
         return self._backward(grad_output, output)
 

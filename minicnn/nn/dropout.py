@@ -46,11 +46,12 @@ class Dropout(Module):
         self.inplace = inplace
         self.generator = generator
         self._output_shape: tuple[int, ...] | None = None  # set by every forward
+        self._output_dtype: np.dtype | None = None
         self._keep: np.ndarray | None = None  # the training mask; None means identity
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, ndims=_ANY_RANK)
-        self._output_shape = x.shape
+        self._output_shape, self._output_dtype = x.shape, x.dtype
         if not self.training or self.p == 0:
             self._keep = None
             return x
@@ -58,7 +59,8 @@ class Dropout(Module):
         return apply_dropout_mask(x, self._keep, self.p, inplace=self.inplace)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        check_backward_ready(self, self._output_shape, grad_output, self._output_shape or ())
+        check_backward_ready(self, self._output_shape, grad_output, self._output_shape or (),
+                             self._output_dtype)
         keep = self._keep
         self._output_shape = None
         self._keep = None

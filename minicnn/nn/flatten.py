@@ -39,6 +39,7 @@ class Flatten(Module):
         self.end_dim = end_dim
         self._input_shape: tuple[int, ...] | None = None
         self._output_shape: tuple[int, ...] | None = None
+        self._output_dtype: np.dtype | None = None
 
     def _axes(self, x: np.ndarray) -> tuple[int, int]:
         rank = max(x.ndim, 1)
@@ -64,11 +65,13 @@ class Flatten(Module):
         shape = x.shape if x.ndim > 0 else (1,)
         output_shape = shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:]
         self._input_shape, self._output_shape = x.shape, output_shape
+        self._output_dtype = x.dtype
         return x.reshape(output_shape)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         input_shape = self._input_shape
-        check_backward_ready(self, input_shape, grad_output, self._output_shape or ())
+        check_backward_ready(self, input_shape, grad_output, self._output_shape or (),
+                             self._output_dtype)
         self._input_shape = self._output_shape = None
         return grad_output.reshape(input_shape)
 

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from minicnn import debug
 from minicnn.functional._shapes import pair
-from minicnn.nn._checks import check_backward_ready, layer_name
+from minicnn.nn._checks import check_backward_ready, check_finite
 from minicnn.nn.activation import ReLU
 from minicnn.nn.conv import Conv2d
 from minicnn.nn.linear import Linear
@@ -90,6 +91,8 @@ class ConvReLUMaxPool:
         from minicnn.kernels import fused
 
         conv = self.conv
+        if debug._enabled:
+            check_finite(conv, "input", x)
         bias = None if conv.bias is None else conv.bias.data
         pooled, self._cache = fused.conv2d_relu_maxpool2d(
             x, conv.weight.data, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
@@ -103,12 +106,9 @@ class ConvReLUMaxPool:
         from minicnn.kernels import fused
 
         cache = self._cache
-        check_backward_ready(self.pool, cache, grad_output,
-                             cache.winners.shape if cache is not None else ())
         conv = self.conv
-        if grad_output.dtype != conv.weight.dtype:
-            raise TypeError(f"{layer_name(self.pool)}: expected grad_output of dtype "
-                            f"{conv.weight.dtype} (the output's), got {grad_output.dtype}")
+        check_backward_ready(self.pool, cache, grad_output,
+                             cache.winners.shape if cache is not None else (), conv.weight.dtype)
         grad_input, grad_weight, grad_bias = fused.conv2d_relu_maxpool2d_backward(
             grad_output, conv.weight.data, conv.groups, cache, input_grad=conv.needs_input_grad)
         _accumulate(conv.weight, grad_weight)
@@ -142,6 +142,8 @@ class LinearReLU:
             return self.relu(self.linear(x))
         from minicnn.kernels import fused
 
+        if debug._enabled:
+            check_finite(linear, "input", x)
         bias = None if linear.bias is None else linear.bias.data
         output = fused.linear_relu(x, linear.weight.data, bias)
         self._cache = (x, output)
@@ -156,12 +158,11 @@ class LinearReLU:
 
         output = self._cache[1] if self._cache is not None else None
         check_backward_ready(self.relu, self._cache, grad_output,
-                             output.shape if output is not None else ())
+                             output.shape if output is not None else (), self.linear.weight.dtype)
         x, output = self._cache
         linear = self.linear
         grad_input, grad_weight, grad_bias = fused.linear_relu_backward(
-            grad_output.astype(output.dtype, copy=False), x, linear.weight.data, output,
-            linear.bias is not None)
+            grad_output, x, linear.weight.data, output, linear.bias is not None)
         _accumulate(linear.weight, grad_weight)
         _accumulate(linear.bias, grad_bias)
         self._cache = None

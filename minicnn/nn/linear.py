@@ -35,14 +35,17 @@ class Identity(Module):
     def __init__(self, *args, **kwargs):
         super().__init__()
         self._output_shape: tuple[int, ...] | None = None
+        self._output_dtype: np.dtype | None = None  # None for a non-array input
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._output_shape = np.shape(x)
+        self._output_dtype = x.dtype if isinstance(x, np.ndarray) else None
         return x
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        check_backward_ready(self, self._output_shape, grad_output, self._output_shape or ())
-        self._output_shape = None
+        check_backward_ready(self, self._output_shape, grad_output, self._output_shape or (),
+                             self._output_dtype)
+        self._output_shape = self._output_dtype = None
         return grad_output
 
 
@@ -107,7 +110,7 @@ class Linear(Module):
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         x = self._input
         expected = x.shape[:-1] + (self.out_features,) if x is not None else ()
-        check_backward_ready(self, x, grad_output, expected)
+        check_backward_ready(self, x, grad_output, expected, self.weight.dtype)
         grad_input, grad_weight, grad_bias = backend("linear").linear_backward(
             grad_output, x, self.weight.data, self.bias is not None
         )

@@ -12,6 +12,10 @@ loss, 1 by default; for ``'none'`` it is required, one value per element of the 
 a single ndarray (the target has no gradient); backward hooks receive it as the 1-tuple
 ``(grad_input,)``.
 
+An empty batch with ``reduction='mean'`` raises ``ValueError`` (PyTorch returns nan, which a
+training loop would silently average in); the functions of :mod:`minicnn.functional.loss`
+keep PyTorch's nan. In debug mode (:func:`minicnn.set_debug`) the input is checked for NaN/Inf.
+
 The deprecated ``size_average`` and ``reduce`` arguments are accepted and mapped to
 ``reduction`` exactly as PyTorch's ``_Reduction.legacy_get_string`` does, with the same warning.
 
@@ -24,9 +28,10 @@ import warnings
 
 import numpy as np
 
+from minicnn import debug
 from minicnn.functional import loss as loss_functions
 from minicnn.kernels import backend
-from minicnn.nn._checks import check_backward_ready, layer_name
+from minicnn.nn._checks import check_backward_ready, check_finite, layer_name
 from minicnn.nn.module import Module
 
 __all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
@@ -68,6 +73,16 @@ class _Loss(Module):
     def forward(self, input: np.ndarray, target):
         """The loss of ``input`` against ``target``; caches both for :meth:`backward`."""
         self._cache = None  # a failed call must not leave the previous call's cache behind
+        if isinstance(input, np.ndarray):
+            if input.size == 0 and self.reduction == "mean":
+                # PyTorch returns nan here; a learner is better served by the reason.
+                raise ValueError(
+                    f"{layer_name(self)}: empty batch (input shape {input.shape}): the mean of "
+                    "no losses is undefined (PyTorch returns nan); skip empty batches, or use "
+                    "reduction='sum'"
+                )
+            if debug._enabled and input.dtype.kind == "f":
+                check_finite(self, "input", input)
         loss = self._loss(input, target)
         loss_shape = np.shape(loss) if self.reduction == "none" else ()
         self._cache = (input, np.asarray(target), loss_shape)

@@ -205,10 +205,8 @@ class _BatchNorm(_NormBase):
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         expected_shape = () if self._x_hat is None else self._x_hat.shape
-        check_backward_ready(self, self._x_hat, grad_output, expected_shape)
-        if grad_output.dtype != self._x_hat.dtype:
-            raise TypeError(f"{layer_name(self)}: grad_output has dtype {grad_output.dtype}, "
-                            f"expected {self._x_hat.dtype} (the forward output's dtype)")
+        check_backward_ready(self, self._x_hat, grad_output, expected_shape,
+                             None if self._x_hat is None else self._x_hat.dtype)
         grad_input, grad_weight, grad_bias = batch_norm_backward(
             grad_output,
             self._x_hat,

@@ -7,16 +7,40 @@ Neither has parameters, so both accept float32 or float64 and keep the input's d
 
 from __future__ import annotations
 
+import numpy as np
+
 from minicnn.functional.pooling import (
+    PoolGeometry,
     check_divisor_override,
     check_pool2d_arguments,
     pool2d_geometry,
 )
 from minicnn.kernels import backend
-from minicnn.nn._checks import check_backward_ready, check_input, layer_name
+from minicnn.nn._checks import check_backward_ready, check_input, check_non_empty, layer_name
 from minicnn.nn.module import Module
 
 __all__ = ["AvgPool2d", "MaxPool2d"]
+
+
+def _check_windows_reach_the_input(owner: str, input_shape, geometry: PoolGeometry) -> None:
+    """Refuse a dilated window that holds only padding: its maximum would be ``-inf``.
+
+    PyTorch returns ``-inf`` for such a window, and its backward then writes out of bounds;
+    the window starting at ``o*stride - padding`` covers ``start + dilation*m`` for
+    ``m < kernel``, and at least one of those must lie in ``[0, size)``.
+    """
+    for axis, size, out, k, s, p, d in zip(("height", "width"), input_shape[-2:],
+                                           geometry.output_size, geometry.kernel,
+                                           geometry.stride, geometry.padding, geometry.dilation):
+        for o in range(out):
+            start = o * s - p
+            if not any(0 <= start + d * m < size for m in range(k)):
+                raise ValueError(
+                    f"{owner}: output position {o} along the {axis} sees only padding (input "
+                    f"size {size}, padding {p}, dilation {d}), so its maximum would be -inf; "
+                    f"use less padding or dilation, or a larger input (input shape "
+                    f"{tuple(input_shape)})"
+                )
 
 
 class MaxPool2d(Module):
@@ -70,26 +94,35 @@ class MaxPool2d(Module):
         # backward needs (besides the input's shape).
         self._input_shape = None
         self._output_shape = None
+        self._output_dtype = None
         self._indices = None
 
     def forward(self, x):
         check_input(self, x, ndims=(3, 4))
+        check_non_empty(self, x, batched_ndim=4)
         # Checked here too so that a too-small input is reported under the layer's name.
-        pool2d_geometry(x.shape, self.kernel_size, self.stride, self.padding, self.dilation,
-                        self.ceil_mode, owner=layer_name(self))
+        geometry = pool2d_geometry(x.shape, self.kernel_size, self.stride, self.padding,
+                                   self.dilation, self.ceil_mode, owner=layer_name(self))
+        if geometry.dilation != (1, 1):  # undilated, padding <= kernel/2 keeps windows on it
+            _check_windows_reach_the_input(layer_name(self), x.shape, geometry)
         output, indices = backend("pooling").max_pool2d(
             x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
             return_indices=True)
         self._input_shape = x.shape
         self._output_shape = output.shape
+        self._output_dtype = output.dtype
         self._indices = indices
         return (output, indices) if self.return_indices else output
 
     def backward(self, grad_output):
-        check_backward_ready(self, self._indices, grad_output, self._output_shape)
-        # The indices are the same in both implementations: either backward reads them.
-        grad_input = backend("pooling").max_pool2d_backward(grad_output, self._indices,
-                                                            self._input_shape)
+        check_backward_ready(self, self._indices, grad_output, self._output_shape,
+                             self._output_dtype)
+        if grad_output.size == 0:  # an empty batch: nothing to route (the kernel needs rows)
+            grad_input = np.zeros(self._input_shape, grad_output.dtype)
+        else:
+            # The indices are the same in both implementations: either backward reads them.
+            grad_input = backend("pooling").max_pool2d_backward(grad_output, self._indices,
+                                                                self._input_shape)
         self._input_shape = self._output_shape = self._indices = None
         return grad_input
 
@@ -148,9 +181,11 @@ class AvgPool2d(Module):
         # input's shape only, not on its values.
         self._input_shape = None
         self._output_shape = None
+        self._output_dtype = None
 
     def forward(self, x):
         check_input(self, x, ndims=(3, 4))
+        check_non_empty(self, x, batched_ndim=4)
         # Checked here too so that a too-small input is reported under the layer's name.
         pool2d_geometry(x.shape, self.kernel_size, self.stride, self.padding, 1,
                         self.ceil_mode, owner=layer_name(self))
@@ -159,10 +194,12 @@ class AvgPool2d(Module):
                                                self.divisor_override)
         self._input_shape = x.shape
         self._output_shape = output.shape
+        self._output_dtype = output.dtype
         return output
 
     def backward(self, grad_output):
-        check_backward_ready(self, self._input_shape, grad_output, self._output_shape)
+        check_backward_ready(self, self._input_shape, grad_output, self._output_shape,
+                             self._output_dtype)
         grad_input = backend("pooling").avg_pool2d_backward(
             grad_output, self._input_shape, self.kernel_size, self.stride, self.padding,
             self.ceil_mode, self.count_include_pad, self.divisor_override,

@@ -41,6 +41,7 @@ class TrainConfig:
     limit_test: int | None = None
     dtype: str = "float32"
     skip_nonfinite: bool = False
+    checkpoint_every: int | None = None
 
     def __post_init__(self):
         checks = [
@@ -55,7 +56,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig: {name} must be positive, got {getattr(self, name)}")
-        for name in ("limit_train", "limit_test", "threads"):
+        for name in ("limit_train", "limit_test", "threads", "checkpoint_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"TrainConfig: {name} must be positive, got {value}")
@@ -75,8 +76,18 @@ class TrainConfig:
         return cls(**values)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        # Atomic: resuming with --epochs rewrites the file, and a crash must not leave half.
+        from minicnn.train.checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        try:
+            values = json.loads(Path(path).read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: not a readable run config ({error}); restore it from "
+                             "another run's config.json or start a new run") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: not a run config (expected a JSON object)")
+        return cls.from_dict(values)

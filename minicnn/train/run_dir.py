@@ -18,6 +18,8 @@ import os
 import time
 from pathlib import Path
 
+from minicnn.train.checkpoint import atomic_write_bytes
+
 __all__ = ["RunDir"]
 
 
@@ -66,11 +68,15 @@ class RunDir:
             os.fsync(log.fileno())
 
     def read_metrics(self) -> list[dict]:
+        """The records, in order. A last line without its newline is a write cut short by
+        a crash; it is left out (resuming rewrites that epoch's record)."""
         if not self.metrics.exists():
             return []
-        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line]
+        lines = self.metrics.read_text().split("\n")
+        return [json.loads(line) for line in lines[:-1] if line]
 
     def truncate_metrics(self, epochs: int) -> None:
         """Keep the first ``epochs`` records: a resumed run rewrites what came after."""
         kept = [record for record in self.read_metrics() if record["epoch"] <= epochs]
-        self.metrics.write_text("".join(json.dumps(record) + "\n" for record in kept))
+        text = "".join(json.dumps(record) + "\n" for record in kept)
+        atomic_write_bytes(self.metrics, text.encode())

@@ -83,6 +83,7 @@ class TensorBoardLogger:
         model: the network being trained.
         steps_per_epoch: batches per epoch, to number the ``batch/*`` points across epochs.
         first_epoch: epochs already done (a resumed run continues its curves).
+        first_step: steps of the current epoch already done (a run resumed mid-epoch).
         test_set: the dataset the test figures come from (images for feature maps and
             mistakes, in the order ``evaluate`` saw them); ``None`` skips those images.
         optimizer: read for ``batch/lr`` (per-step schedules change the rate inside an epoch).
@@ -93,7 +94,7 @@ class TensorBoardLogger:
 
     def __init__(self, log_dir: str | os.PathLike, model: Module, steps_per_epoch: int,
                  first_epoch: int = 0, test_set=None, optimizer=None, log_every: int = 10,
-                 mistakes: int = 16):
+                 mistakes: int = 16, first_step: int = 0):
         if steps_per_epoch < 1 or log_every < 1:
             raise ValueError(f"TensorBoardLogger: steps_per_epoch and log_every must be "
                              f"positive, got {steps_per_epoch} and {log_every}")
@@ -105,8 +106,9 @@ class TensorBoardLogger:
         self.optimizer = optimizer
         self.log_every = log_every
         self.mistakes = mistakes
-        # Resuming: points past the checkpoint came from an epoch that did not finish.
-        purge_step = first_epoch * steps_per_epoch + 1 if first_epoch > 0 else None
+        # Resuming: points past the checkpoint (epoch and step) came from a process that died.
+        resumed_at = first_epoch * steps_per_epoch + first_step
+        purge_step = resumed_at + 1 if resumed_at > 0 else None
         # The suffix orders a resumed run's file after the earlier ones even within one second
         # (the file name's timestamp has whole seconds).
         self.writer = SummaryWriter(self.log_dir, purge_step=purge_step,
@@ -121,7 +123,8 @@ class TensorBoardLogger:
         """A logger for a Trainer's model and data, writing to ``RUN_DIR/tensorboard``."""
         return cls(trainer.run_dir.path / "tensorboard" if log_dir is None else log_dir,
                    trainer.model, steps_per_epoch=len(trainer.train_loader),
-                   first_epoch=trainer.epochs_done, test_set=trainer.test_loader.dataset,
+                   first_epoch=trainer.epochs_done, first_step=trainer.progress.steps,
+                   test_set=trainer.test_loader.dataset,
                    optimizer=trainer.optimizer, **options)
 
     # ------------------------------------------------------------------ callbacks

@@ -5,6 +5,13 @@ rewrite of the checkpoint, which holds the weights, the optimiser, the scheduler
 loader's shuffling state, minicnn's global RNG (dropout) and the progress. Resuming loads all
 of it, so a run stopped after epoch k and resumed ends with the same weights, bit for bit,
 as a run that was never stopped.
+
+A checkpoint can also be taken in the middle of an epoch: every ``checkpoint_every`` steps,
+and when training is interrupted (:class:`~minicnn.train.loop.TrainingInterrupted`, raised
+after a finished step). It adds the epoch's running sums (:class:`EpochProgress`), so the
+resumed epoch ends with the same weights *and* the same metrics as an uninterrupted one.
+A non-finite loss stops the run without writing anything: the last checkpoint stays the last
+good one.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +31,15 @@ from minicnn.nn.loss import CrossEntropyLoss
 from minicnn.optim import SGD, Adam, AdamW, RMSprop, lr_scheduler
 from minicnn.train.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from minicnn.train.config import TrainConfig
-from minicnn.train.loop import EpochResult, EvalResult, evaluate, train_epoch
+from minicnn.train.loop import (
+    EpochProgress,
+    EpochResult,
+    EvalResult,
+    TrainingInterrupted,
+    evaluate,
+    train_epoch,
+)
+from minicnn.train.nonfinite import NonFiniteLossError
 from minicnn.train.run_dir import RunDir
 
 __all__ = ["EpochReport", "Trainer"]
@@ -117,6 +133,7 @@ class Trainer:
             config, self.optimizer, len(self.train_loader))
         self.epochs_done = 0
         self.best_accuracy = -1.0
+        self.progress = EpochProgress()  # the current epoch's steps so far
 
     @classmethod
     def new(cls, config: TrainConfig, name: str | None = None) -> Trainer:
@@ -133,15 +150,29 @@ class Trainer:
             shutil.rmtree(run_dir.path, ignore_errors=True)
             raise
         config.save(run_dir.config)
+        # A checkpoint of step 0, so that a run stopped in its first epoch (killed, or by a
+        # non-finite loss) can be resumed like any other.
+        trainer.save_state()
         return trainer
 
     @classmethod
-    def resume(cls, path, epochs: int | None = None) -> Trainer:
-        """Continue the run in ``path`` from its last checkpoint (optionally to more epochs)."""
+    def resume(cls, path, epochs: int | None = None,
+               skip_nonfinite: bool | None = None) -> Trainer:
+        """Continue the run in ``path`` from its last checkpoint (optionally to more epochs).
+
+        ``skip_nonfinite`` overrides the run's setting (e.g. to step over the batch that
+        stopped it).
+        """
         run_dir = RunDir(path)
         config = TrainConfig.load(run_dir.config)
         # Read first: a damaged checkpoint should fail before minutes of data loading.
         checkpoint = load_checkpoint(run_dir.checkpoint)
+        # A process killed mid-write leaves its temporary file; the checkpoint itself is whole.
+        for leftover in Path(run_dir.path).glob(".*.safetensors.*.tmp"):
+            leftover.unlink(missing_ok=True)
+        if skip_nonfinite is not None and skip_nonfinite != config.skip_nonfinite:
+            config.skip_nonfinite = skip_nonfinite
+            config.save(run_dir.config)
         if epochs is not None and epochs != config.epochs:
             if config.scheduler in PLANNED_SCHEDULERS:
                 # Their saved state holds the old length (T_max, total_steps): past it, cosine
@@ -165,6 +196,8 @@ class Trainer:
             "rng": minicnn_random.get_rng_state(),
             "progress": {"epochs_done": self.epochs_done, "best_accuracy": self.best_accuracy},
         }
+        if self.progress.steps:
+            states["epoch_progress"] = self.progress.state_dict()
         if self.scheduler is not None:
             states["scheduler"] = self.scheduler.state_dict()
         save_checkpoint(self.run_dir.checkpoint, self.model.state_dict(), **states)
@@ -181,16 +214,44 @@ class Trainer:
         minicnn_random.set_rng_state(states["rng"])
         self.epochs_done = states["progress"]["epochs_done"]
         self.best_accuracy = states["progress"]["best_accuracy"]
+        self.progress = EpochProgress.from_state_dict(states.get("epoch_progress", {}))
 
     # ------------------------------------------------------------------ training
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
-    def run_epoch(self, on_step: Callable | None = None) -> EpochReport:
-        lr = self.current_lr()
-        train = train_epoch(self.model, self.train_loader, self.loss_fn, self.optimizer,
-                            on_step=on_step,
-                            scheduler_per_step=self.scheduler if self.scheduler_per_step else None)
+    def run_epoch(self, on_step: Callable | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> EpochReport:
+        """Train (the rest of) one epoch, evaluate, log and checkpoint.
+
+        ``should_stop`` is checked after every step: when it turns True, a checkpoint of the
+        finished steps is written and :class:`TrainingInterrupted` raised. A non-finite loss
+        raises :class:`~minicnn.train.nonfinite.NonFiniteLossError` naming the epoch, the
+        step and the layer, and writes nothing.
+        """
+        every = self.config.checkpoint_every
+        steps_per_epoch = len(self.train_loader)
+
+        def after_step(step, loss, accuracy, batch_size):
+            if on_step is not None:
+                on_step(step, loss, accuracy, batch_size)
+            if every and (step + 1) % every == 0 and step + 1 < steps_per_epoch:
+                self.save_state()
+
+        try:
+            train = train_epoch(
+                self.model, self.train_loader, self.loss_fn, self.optimizer,
+                on_step=after_step,
+                scheduler_per_step=self.scheduler if self.scheduler_per_step else None,
+                progress=self.progress, should_stop=should_stop,
+                skip_nonfinite=self.config.skip_nonfinite)
+        except TrainingInterrupted:
+            self.save_state()
+            raise
+        except NonFiniteLossError as error:
+            raise NonFiniteLossError(f"epoch {self.epochs_done + 1}: {error}") from None
+        lr, skipped = self.progress.lr, self.progress.skipped
+        self.progress = EpochProgress()
         test = evaluate(self.model, self.test_loader, self.loss_fn)
         if self.scheduler is not None and not self.scheduler_per_step:
             if isinstance(self.scheduler, lr_scheduler.ReduceLROnPlateau):
@@ -199,12 +260,15 @@ class Trainer:
                 self.scheduler.step()
         self.epochs_done += 1
         report = EpochReport(self.epochs_done, train, test, lr)
-        self.run_dir.append_metrics({
+        record = {
             "epoch": self.epochs_done, "lr": lr,
             "train_loss": train.loss, "train_accuracy": train.accuracy,
             "test_loss": test.loss, "test_accuracy": test.accuracy,
             "images_per_second": train.images_per_second, "train_seconds": train.seconds,
-        })
+        }
+        if self.config.skip_nonfinite:
+            record["skipped_batches"] = skipped
+        self.run_dir.append_metrics(record)
         weights = self.model.state_dict()
         metadata = {"minicnn.model": self.config.model}
         if self.config.width != 1:
@@ -217,12 +281,16 @@ class Trainer:
         return report
 
     def fit(self, on_step: Callable | None = None,
-            on_epoch: Callable[[EpochReport], None] | None = None) -> list[EpochReport]:
+            on_epoch: Callable[[EpochReport], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> list[EpochReport]:
         """Train the remaining epochs; returns one report per epoch trained here."""
         reports = []
         while self.epochs_done < self.config.epochs:
-            report = self.run_epoch(on_step)
+            report = self.run_epoch(on_step, should_stop)
             reports.append(report)
             if on_epoch is not None:
                 on_epoch(report)
+            if (should_stop is not None and self.epochs_done < self.config.epochs
+                    and should_stop()):
+                raise TrainingInterrupted(f"stopped after epoch {self.epochs_done}")
         return reports

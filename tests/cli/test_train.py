@@ -61,7 +61,8 @@ def test_bad_choices_are_rejected_listing_the_valid_ones(cli, option, value, cho
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--epochs", "0", "must be a positive integer, got 0"),
     ("--batch-size", "-3", "must be a positive integer, got -3"),
-    ("--limit-train", "x", "invalid _positive_int value"),
+    ("--limit-train", "x", "must be a positive integer, got 'x'"),
+    ("--lr", "fast", "must be a positive number, got 'fast'"),
     ("--lr", "0", "must be a positive number, got 0"),
     ("--lr", "nan", "must be a positive number, got nan"),
     ("--width", "0", "must be a positive number, got 0"),
@@ -145,16 +146,41 @@ def test_resume_cannot_stretch_a_cosine_schedule(cli, tmp_path, mnist_dir):
 def test_ctrl_c_says_how_to_resume(cli, tmp_path, mnist_dir, monkeypatch):
     from minicnn.train.trainer import Trainer
 
-    def interrupted(self, on_step=None):
-        raise KeyboardInterrupt
+    def interrupted(self, on_step=None, should_stop=None):
+        raise KeyboardInterrupt  # a second Ctrl-C, mid-step
 
     monkeypatch.setattr(Trainer, "run_epoch", interrupted)
     status, _, stderr = cli(["train", "--data-dir", str(mnist_dir), "--out-dir", str(tmp_path),
                              "--limit-train", "64", "--limit-test", "64", "--no-progress"])
     (run_path,) = tmp_path.iterdir()
     assert status == 130
-    assert f"interrupted during epoch 1; continue with: minicnn train --resume {run_path}" in (
-        stderr), stderr
+    assert (f"interrupted during epoch 1; the last checkpoint is kept; continue with: minicnn "
+            f"train --resume {run_path}") in stderr, stderr
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's overflow notes on the way
+def test_a_nonfinite_loss_stops_the_run_and_skip_nonfinite_resumes_it(cli, tmp_path, mnist_dir):
+    status, stdout, stderr = cli(["train", "--data-dir", str(mnist_dir), "--out-dir",
+                                  str(tmp_path), "--limit-train", "256", "--limit-test", "64",
+                                  "--batch-size", "32", "--epochs", "1", "--lr", "1e6",
+                                  "--scheduler", "none", "--no-progress"])
+    (run_path,) = tmp_path.iterdir()
+    assert status == 3, stderr
+    (line,) = [line for line in stderr.splitlines() if line.startswith("minicnn train: ")]
+    assert re.match(r"minicnn train: epoch 1: the loss is (nan|inf) at step \d+ \(batch \d+ of "
+                    r"the epoch\); NaN/Inf first appeared in (the output of \S+ \w+\(|parameter "
+                    r"\S+, which holds)", line), line
+    assert line.endswith(f"Stopped; the last good checkpoint is kept in {run_path}: lower --lr "
+                         f"in a new run, or skip such batches with: minicnn train --resume "
+                         f"{run_path} --skip-nonfinite"), line
+    assert "test accuracy" not in stdout
+
+    status, stdout, stderr = cli(["train", "--resume", str(run_path), "--skip-nonfinite",
+                                  "--no-progress"])
+    assert status == 0, stderr
+    (record,) = [json.loads(line) for line in (run_path / "metrics.jsonl").open()]
+    assert record["skipped_batches"] > 0
+    assert TrainConfig.load(run_path / "config.json").skip_nonfinite is True
 
 
 def test_a_wider_network_trains_and_evaluates(cli, tmp_path, mnist_dir):

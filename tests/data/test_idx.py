@@ -181,3 +181,26 @@ def test_image_size_and_label_range_are_checked():
     check_images_labels(
         np.zeros((3, 28, 28), np.uint8), labels, "i", "l", image_size=(28, 28), num_classes=10
     )
+
+
+@pytest.mark.parametrize("fault", ["bad magic", "short data", "short header", "bad gzip",
+                                   "extra bytes"])
+def test_every_file_fault_is_a_data_file_error(tmp_path, fault):
+    """One class for a broken data file (a ValueError, as before), so the command line can
+    report exactly these as one line and leave programming errors their traceback."""
+    from minicnn.data import DataFileError
+
+    path = write_idx(tmp_path / "images.idx", np.ones((2, 4, 4), dtype=np.uint8))
+    data = path.read_bytes()
+    damaged = {
+        "bad magic": b"<htm" + data[4:],
+        "short data": data[:-5],
+        "short header": data[:9],
+        "bad gzip": gzip.compress(data)[:-8],
+        "extra bytes": data + b"x",
+    }[fault]
+    path.write_bytes(damaged)
+    with pytest.raises(DataFileError) as excinfo:
+        read_idx(path, expected_magic=IMAGES_MAGIC)
+    assert isinstance(excinfo.value, ValueError)
+    assert one_line_error(excinfo).startswith(f"{path}: ")

@@ -344,7 +344,8 @@ def test_backward_checks_grad_output():
     layer(np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32))
     with pytest.raises(ValueError, match=r"expected grad_output of shape \(2, 3\)"):
         layer.backward(np.ones((3, 2), np.float32))
-    with pytest.raises(TypeError, match="grad_output has dtype float64, expected float32"):
+    with pytest.raises(TypeError, match=r"expected grad_output of dtype float32 \(the output.s\), "
+                                         "got float64"):
         layer.backward(np.ones((2, 3)))
 
 

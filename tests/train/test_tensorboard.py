@@ -151,3 +151,26 @@ def test_writer_does_not_import_pytorch(tmp_path):
             "import torch; assert torch.zeros(1).shape == (1,)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_run_resumed_mid_epoch_keeps_the_points_before_its_checkpoint(tmp_path, mnist_dir):
+    from minicnn.train.loop import TrainingInterrupted
+
+    config = TrainConfig(epochs=1, batch_size=32, scheduler="none", limit_train=256,
+                         limit_test=64, data_dir=str(mnist_dir), out_dir=str(tmp_path))
+    trainer = Trainer.new(config)
+    log_dir = trainer.run_dir.path / "tensorboard"
+    steps = []
+    with TensorBoardLogger.for_trainer(trainer, log_every=LOG_EVERY) as logger, \
+            pytest.raises(TrainingInterrupted):
+        trainer.fit(on_step=logger.on_step, should_stop=lambda: steps.append(1) or len(steps) == 5)
+    # Logged after the checkpoint of step 5 by a process that then died.
+    with SummaryWriter(log_dir) as stale:
+        stale.add_scalar("batch/loss", -1.0, 7)
+    resumed = Trainer.resume(trainer.run_dir.path)
+    assert resumed.progress.steps == 5
+    with TensorBoardLogger.for_trainer(resumed, log_every=LOG_EVERY) as logger:
+        resumed.fit(on_step=logger.on_step, on_epoch=logger.on_epoch)
+    points = scalar_points(read_events(log_dir), "batch/loss")
+    assert [step for step, _ in points] == [3, 6, 8]
+    assert all(value >= 0 for _, value in points)
