@@ -107,7 +107,7 @@ def test_ctrl_c_fails_the_running_trial_and_says_how_to_resume(cli, tmp_path, mn
                                                                monkeypatch):
     from minicnn.train.trainer import Trainer
 
-    def interrupted(self, on_step=None):
+    def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "run_epoch", interrupted)
