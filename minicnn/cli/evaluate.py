@@ -7,20 +7,12 @@ import sys
 
 import numpy as np
 
+from minicnn.cli.arguments import positive_int
 from minicnn.models import MODEL_NAMES
 from minicnn.train.config import DATASETS
+from minicnn.viz.confusion import confusion_matrix
 
-__all__ = ["add_parser", "confusion_matrix", "format_report", "run"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+__all__ = ["add_parser", "format_report", "run"]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -34,17 +26,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="the network (default: read from the checkpoint)")
     parser.add_argument("--dataset", choices=DATASETS, default="mnist")
     parser.add_argument("--data-dir", default=None, help="folder holding the IDX files")
-    parser.add_argument("--batch-size", type=_positive_int, default=1000)
-    parser.add_argument("--limit-test", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, default=1000)
+    parser.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
                         help="evaluate on the first N test images")
     return parser
-
-
-def confusion_matrix(targets: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
-    """``matrix[t, p]`` counts the images of class ``t`` predicted as ``p``."""
-    matrix = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(matrix, (targets, predictions), 1)
-    return matrix
 
 
 def format_report(matrix: np.ndarray) -> str:

@@ -28,24 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from minicnn.cli.arguments import non_negative_int, positive_int
+
 __all__ = ["FIGURES", "add_parser", "run"]
 
 FIGURES = ("curves", "filters", "feature_maps", "confusion", "mistakes", "gradient_flow")
 """The PNG files ``minicnn plot`` writes, without their ``.png``."""
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or a positive integer, got {text}")
-    return value
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -59,11 +47,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="where the PNGs go (default: RUN_DIR itself)")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding the IDX files (default: the run's own setting)")
-    parser.add_argument("--limit-test", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
                         help="use the first N test images (default: the run's own setting)")
-    parser.add_argument("--image", type=_non_negative_int, default=0, metavar="INDEX",
+    parser.add_argument("--image", type=non_negative_int, default=0, metavar="INDEX",
                         help="the test image whose feature maps are drawn (default: 0)")
-    parser.add_argument("--batch-size", type=_positive_int, default=64,
+    parser.add_argument("--batch-size", type=positive_int, default=64,
                         help="training images in the gradient-flow pass (default: 64)")
     return parser
 

@@ -20,40 +20,11 @@ import argparse
 import signal
 import sys
 
+from minicnn.cli.arguments import non_negative_float, positive_float, positive_int
 from minicnn.models import MODEL_NAMES
 from minicnn.train.config import DATASETS, DTYPES, OPTIMIZERS, SCHEDULERS, TrainConfig
 
 __all__ = ["add_parser", "run"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be zero or positive, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be zero or positive, got {text}")
-    return value
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -68,22 +39,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     # ArgumentDefaultsHelpFormatter shows "(default: ...)" only for options with help text.
     parser.add_argument("--model", choices=MODEL_NAMES, default=defaults.model,
                         help="the network")
-    parser.add_argument("--width", type=_positive_float, default=defaults.width,
+    parser.add_argument("--width", type=positive_float, default=defaults.width,
                         help="multiplier of the network's hidden sizes (channels and units)")
     parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset,
                         help="the dataset")
     # None, not the default, so that --resume can tell "extend the run" from "not given".
-    parser.add_argument("--epochs", type=_positive_int, default=None,
+    parser.add_argument("--epochs", type=positive_int, default=None,
                         help=f"epochs to train (default: {defaults.epochs})")
-    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size,
                         help="images per training step")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer,
                         help="the optimiser (sgd uses Nesterov momentum when --momentum > 0)")
-    parser.add_argument("--lr", type=_positive_float, default=defaults.lr,
+    parser.add_argument("--lr", type=positive_float, default=defaults.lr,
                         help="learning rate (the peak rate with --scheduler onecycle)")
-    parser.add_argument("--momentum", type=_non_negative_float, default=defaults.momentum,
+    parser.add_argument("--momentum", type=non_negative_float, default=defaults.momentum,
                         help="momentum of sgd and rmsprop")
-    parser.add_argument("--weight-decay", type=_non_negative_float,
+    parser.add_argument("--weight-decay", type=non_negative_float,
                         default=defaults.weight_decay, help="L2 penalty (decoupled for adamw)")
     parser.add_argument("--scheduler", choices=SCHEDULERS, default=defaults.scheduler,
                         help="learning-rate schedule over the run")
@@ -94,11 +65,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "download into the cache ($MINICNN_CACHE_DIR or ~/.cache/minicnn)")
     parser.add_argument("--out-dir", default=defaults.out_dir,
                         help="where the run directory is created")
-    parser.add_argument("--threads", type=_positive_int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for BLAS and Numba (default: all cores)")
-    parser.add_argument("--limit-train", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
                         help="train on the first N training images")
-    parser.add_argument("--limit-test", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
                         help="evaluate on the first N test images")
     parser.add_argument("--dtype", choices=DTYPES, default=defaults.dtype,
                         help="floating-point type of the weights and batches")
@@ -109,7 +80,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--tensorboard", action="store_true",
                         help="also write TensorBoard event files (scalars, histograms, filters, "
                              "feature maps, mistakes) to RUN_DIR/tensorboard")
-    parser.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="STEPS",
+    parser.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="STEPS",
                         help="also write the resumable checkpoint every STEPS training steps "
                              "(default: after each epoch only)")
     parser.add_argument("--skip-nonfinite", action="store_true", default=None,

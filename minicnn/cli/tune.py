@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from minicnn.cli.train import _non_negative_float, _positive_float, _positive_int
+from minicnn.cli.arguments import non_negative_float, positive_float, positive_int
 from minicnn.models import MODEL_NAMES
 from minicnn.train.config import DATASETS, DTYPES, OPTIMIZERS, SCHEDULERS
 
@@ -26,18 +26,18 @@ __all__ = ["add_parser", "run"]
 # The fixed training settings, as in `minicnn train`: (option, TrainConfig field, argparse keywords)
 TRAINING_OPTIONS = [
     ("--model", "model", {"choices": MODEL_NAMES}),
-    ("--width", "width", {"type": _positive_float}),
+    ("--width", "width", {"type": positive_float}),
     ("--dataset", "dataset", {"choices": DATASETS}),
-    ("--epochs", "epochs", {"type": _positive_int}),
-    ("--batch-size", "batch_size", {"type": _positive_int}),
+    ("--epochs", "epochs", {"type": positive_int}),
+    ("--batch-size", "batch_size", {"type": positive_int}),
     ("--optimizer", "optimizer", {"choices": OPTIMIZERS}),
-    ("--lr", "lr", {"type": _positive_float}),
-    ("--momentum", "momentum", {"type": _non_negative_float}),
-    ("--weight-decay", "weight_decay", {"type": _non_negative_float}),
+    ("--lr", "lr", {"type": positive_float}),
+    ("--momentum", "momentum", {"type": non_negative_float}),
+    ("--weight-decay", "weight_decay", {"type": non_negative_float}),
     ("--scheduler", "scheduler", {"choices": SCHEDULERS}),
     ("--seed", "seed", {"type": int}),
-    ("--limit-train", "limit_train", {"type": _positive_int, "metavar": "N"}),
-    ("--limit-test", "limit_test", {"type": _positive_int, "metavar": "N"}),
+    ("--limit-train", "limit_train", {"type": positive_int, "metavar": "N"}),
+    ("--limit-test", "limit_test", {"type": positive_int, "metavar": "N"}),
     ("--dtype", "dtype", {"choices": DTYPES}),
 ]
 
@@ -74,7 +74,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                             "an optional [fixed] table of training settings")
 
     study = parser.add_argument_group("study")
-    study.add_argument("--n-trials", type=_positive_int, default=20, metavar="N",
+    study.add_argument("--n-trials", type=positive_int, default=20, metavar="N",
                        help="finished (complete or pruned) trials to reach, counting those the "
                             "study already has (default: 20)")
     study.add_argument("--study-name", default=None, metavar="NAME",
@@ -87,10 +87,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                        help="an Optuna storage URL shared by all workers, e.g. "
                             "postgresql://user:password@host/db (default: SQLite file "
                             "study.db in the study folder)")
-    study.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+    study.add_argument("--workers", type=positive_int, default=1, metavar="N",
                        help="worker processes on this machine, the cores split between them "
                             "(default: 1)")
-    study.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    study.add_argument("--threads", type=positive_int, default=None, metavar="N",
                        help="threads per worker (default: cores / workers)")
     study.add_argument("--sampler", choices=("tpe", "random"), default="tpe",
                        help="how parameters are drawn (default: tpe)")
@@ -102,7 +102,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                             "pruner waits for (default: 5)")
     study.add_argument("--sampler-seed", type=int, default=0, metavar="SEED",
                        help="seed of the sampler (default: 0)")
-    study.add_argument("--heartbeat", type=_positive_int, default=30, metavar="SECONDS",
+    study.add_argument("--heartbeat", type=positive_int, default=30, metavar="SECONDS",
                        help="seconds between a worker's heartbeats; a trial silent for twice "
                             "this is failed and retried (default: 30)")
     study.add_argument("--data-dir", default=None, metavar="DIR",

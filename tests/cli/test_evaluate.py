@@ -7,9 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from minicnn.cli.evaluate import confusion_matrix, format_report
+from minicnn.cli.evaluate import format_report
 from minicnn.models import LeNet5
 from minicnn.train.checkpoint import save_weights
+from minicnn.viz.confusion import confusion_matrix
 
 
 def parse_report(stdout: str) -> tuple[float, np.ndarray, np.ndarray]:
