@@ -26,8 +26,7 @@ def gradients_of_every_implementation(case, chunked: bool = False, monkeypatch=N
     if chunked:  # one sample per chunk: the forward keeps no columns, the backward rebuilds
         monkeypatch.setattr(kernels, "COLUMN_BUDGET_BYTES", 1)
     out_fast, cols_fast = kernels.conv2d_forward(x, weight, bias, **options)
-    if chunked:
-        assert cols_fast is None or x.shape[0] == 1, "a chunked forward keeps no columns"
+    assert cols_fast is None, "the kernels keep no column matrix for the backward"
     grads_fast = kernels.conv2d_backward(grad_output, x, weight, **options, cols=cols_fast)
     out_torch, grads_torch = torch_conv2d(x, weight, bias, grad_output, options)
     return (out_ref, *grads_ref), (out_fast, *grads_fast), (out_torch, *grads_torch)
@@ -65,7 +64,7 @@ def test_skipping_the_input_gradient_keeps_the_parameter_gradients(case):
     out, cols = kernels.conv2d_forward(x, weight, bias, **options)
     grad_output = rng.standard_normal(out.shape).astype(x.dtype)
     _, grad_weight, grad_bias = kernels.conv2d_backward(grad_output, x, weight, **options,
-                                                        cols=cols.copy())
+                                                        cols=cols)
     skipped = kernels.conv2d_backward(grad_output, x, weight, **options, cols=cols,
                                       input_grad=False)
     assert skipped[0] is None, "input_grad=False must return None for the input gradient"
@@ -139,9 +138,10 @@ def test_layer_backward_uses_the_implementation_its_forward_used():
 @settings(max_examples=20, deadline=None)
 @given(conv_cases())
 def test_products_split_over_threads_give_the_same_result(case):
-    """Every product cut into column slices on several threads (minicnn.threads.run_split)."""
+    """Chunks of one sample shared between three threads (minicnn.threads.run_split)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(kernels, "SPLIT_PRODUCT_SIZE", 0)
+        monkeypatch.setattr(kernels, "SPLIT_WORK", 0)
+        monkeypatch.setattr(kernels, "COLUMN_BUDGET_BYTES", 1)
         monkeypatch.setattr(kernels, "get_num_threads", lambda: 3)
         ref, fast, _ = gradients_of_every_implementation(case)
     assert_all_close(fast, ref, case[2] is not None, "split products vs reference")
