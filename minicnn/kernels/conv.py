@@ -52,11 +52,13 @@ __all__ = [
     "COLUMN_BUDGET_BYTES",
     "SPLIT_WORK",
     "ChunkPlan",
+    "ColumnKernels",
     "ColumnLayout",
     "ConvGeometry",
     "all_finite",
     "col2im_columns",
     "col2im_padded_rows",
+    "column_kernels",
     "column_layout",
     "columns_to_nchw",
     "conv2d",
@@ -380,28 +382,27 @@ def column_layout(x, weight, geometry: ConvGeometry) -> ColumnLayout:
     return ColumnLayout(False, geometry.out_w, padded_h, padded_w)
 
 
-def _im2col(x, geometry: ConvGeometry, layout: ColumnLayout, cols) -> None:
-    (kernel_h, kernel_w), (stride_h, stride_w) = geometry.kernel, geometry.stride
-    if layout.padded_rows:
-        im2col_padded_rows(x, kernel_h, kernel_w, geometry.sides[0], geometry.sides[2],
-                           geometry.dilation[0], geometry.dilation[1], geometry.out_h,
-                           layout.padded_h, layout.padded_w, cols)
-    else:
-        im2col_columns(x, kernel_h, kernel_w, stride_h, stride_w, geometry.sides[0],
-                       geometry.sides[2], geometry.dilation[0], geometry.dilation[1],
-                       geometry.out_h, geometry.out_w, cols)
+class ColumnKernels(NamedTuple):
+    """The im2col/col2im pair of one layout and their shape arguments, looked up once per
+    layer call: ``im2col(x, *arguments, cols)``, ``col2im(grad_cols, *arguments, grad_x)``."""
+
+    im2col: object
+    col2im: object
+    arguments: tuple
 
 
-def _col2im(grad_cols, geometry: ConvGeometry, layout: ColumnLayout, grad_x) -> None:
+def column_kernels(geometry: ConvGeometry, layout: ColumnLayout) -> ColumnKernels:
+    """The im2col/col2im kernels of ``layout`` with ``geometry``'s arguments."""
     (kernel_h, kernel_w), (stride_h, stride_w) = geometry.kernel, geometry.stride
+    pad_top, pad_left = geometry.sides[0], geometry.sides[2]
+    dilation_h, dilation_w = geometry.dilation
     if layout.padded_rows:
-        col2im_padded_rows(grad_cols, kernel_h, kernel_w, geometry.sides[0], geometry.sides[2],
-                           geometry.dilation[0], geometry.dilation[1], geometry.out_h,
-                           layout.padded_h, layout.padded_w, grad_x)
-    else:
-        col2im_columns(grad_cols, kernel_h, kernel_w, stride_h, stride_w, geometry.sides[0],
-                       geometry.sides[2], geometry.dilation[0], geometry.dilation[1],
-                       geometry.out_h, geometry.out_w, grad_x)
+        return ColumnKernels(im2col_padded_rows, col2im_padded_rows,
+                             (kernel_h, kernel_w, pad_top, pad_left, dilation_h, dilation_w,
+                              geometry.out_h, layout.padded_h, layout.padded_w))
+    return ColumnKernels(im2col_columns, col2im_columns,
+                         (kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left,
+                          dilation_h, dilation_w, geometry.out_h, geometry.out_w))
 
 
 def _group_slices(groups: int, out_channels: int, group_k: int):
@@ -452,7 +453,7 @@ def for_each_chunk(plan: ChunkPlan, task, scratch_sizes: tuple[int, ...], dtype)
     """``task(index, start, stop, *scratch)`` for every chunk, on ``plan.parts`` threads.
 
     Each thread allocates its own scratch buffers once, 1-D, of ``scratch_sizes`` elements
-    per sample (views of them are cut to each chunk's size, contiguous), then takes the next
+    per sample (the task cuts contiguous views of each chunk's size), then takes the next
     chunk not yet taken until none is left: on a shared machine a thread that gets less CPU
     time simply runs fewer chunks, instead of holding the others up at the end. Tasks must
     write only to their own chunk's samples (and results must not depend on which thread
@@ -472,11 +473,6 @@ def for_each_chunk(plan: ChunkPlan, task, scratch_sizes: tuple[int, ...], dtype)
         run_split(run_part, plan.parts)
 
 
-def _matrix(buffer, rows: int, columns: int):
-    """The first ``rows * columns`` elements of a 1-D scratch buffer as a C-contiguous matrix."""
-    return buffer[: rows * columns].reshape(rows, columns)
-
-
 def conv_forward_chunks(x, weight, geometry: ConvGeometry, groups: int,
                         layout: ColumnLayout, epilogue) -> None:
     """im2col and the product chunk by chunk, each chunk's product handed to
@@ -489,14 +485,18 @@ def conv_forward_chunks(x, weight, geometry: ConvGeometry, groups: int,
     positions = layout.positions(geometry)
     slices = _group_slices(groups, out_channels, weight_rows.shape[1])
     plan = plan_chunks(batch, positions, geometry, in_channels, out_channels, x.itemsize)
+    im2col, _, arguments = column_kernels(geometry, layout)
 
     def task(index, start, stop, cols_buffer, product_buffer):
         width = (stop - start) * positions
-        cols = _matrix(cols_buffer, height, width)
-        product = _matrix(product_buffer, out_channels, width)
-        _im2col(x[start:stop], geometry, layout, cols)
-        for outs, rows in slices:
-            np.matmul(weight_rows[outs], cols[rows], out=product[outs])
+        cols = cols_buffer[: height * width].reshape(height, width)
+        product = product_buffer[: out_channels * width].reshape(out_channels, width)
+        im2col(x[start:stop], *arguments, cols)
+        if groups == 1:
+            np.matmul(weight_rows, cols, out=product)
+        else:
+            for outs, rows in slices:
+                np.matmul(weight_rows[outs], cols[rows], out=product[outs])
         epilogue(product, start, stop)
 
     for_each_chunk(plan, task, (height * positions, out_channels * positions), x.dtype)
@@ -557,20 +557,27 @@ def conv_backward_chunks(x, weight, geometry: ConvGeometry, groups: int,
     partials = np.empty((plan.count, groups, group_k, out_channels // groups), dtype=x.dtype)
     bias_partials = np.empty((batch, out_channels), dtype=np.float64)
     grad_input = np.empty(x.shape, dtype=x.dtype) if input_grad else None
+    im2col, col2im, arguments = column_kernels(geometry, layout)
 
     def task(index, start, stop, cols_buffer, grad_product_buffer):
         width = (stop - start) * positions
-        cols = _matrix(cols_buffer, height, width)
-        grad_product = _matrix(grad_product_buffer, out_channels, width)
-        _im2col(x[start:stop], geometry, layout, cols)
+        cols = cols_buffer[: height * width].reshape(height, width)
+        grad_product = grad_product_buffer[: out_channels * width].reshape(out_channels, width)
+        im2col(x[start:stop], *arguments, cols)
         prologue(start, stop, grad_product, bias_partials[start:stop])
-        for group, (outs, rows) in enumerate(slices):
-            np.matmul(cols[rows], grad_product[outs].T, out=partials[index, group])
+        if groups == 1:
+            np.matmul(cols, grad_product.T, out=partials[index, 0])
+        else:
+            for group, (outs, rows) in enumerate(slices):
+                np.matmul(cols[rows], grad_product[outs].T, out=partials[index, group])
         if input_grad:
             # The weight gradient has read the columns: their buffer takes their gradient.
-            for outs, rows in slices:
-                np.matmul(weight_rows[outs].T, grad_product[outs], out=cols[rows])
-            _col2im(cols, geometry, layout, grad_input[start:stop])
+            if groups == 1:
+                np.matmul(weight_rows.T, grad_product, out=cols)
+            else:
+                for outs, rows in slices:
+                    np.matmul(weight_rows[outs].T, grad_product[outs], out=cols[rows])
+            col2im(cols, *arguments, grad_input[start:stop])
 
     for_each_chunk(plan, task, (height * positions, out_channels * positions), x.dtype)
     grad_weight = np.empty((out_channels, group_k), dtype=x.dtype)

@@ -93,8 +93,9 @@ def bias_relu_maxpool2x2(product, bias, out_h, row_width, pooled, winners):
                 takes = (candidate > best) | (candidate != candidate)
                 best = candidate if takes else best
                 code = 3 if takes else code
-                pooled_plane[py, px] = relu(best)
-                winner_plane[py, px] = code if best > 0.0 else -1
+                positive = best > 0.0
+                pooled_plane[py, px] = best if positive | (best != best) else 0.0  # relu
+                winner_plane[py, px] = code if positive else -1
 
 
 @kernel
