@@ -33,6 +33,7 @@ laid out for speed rather than for reading:
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -449,20 +450,45 @@ def plan_chunks(batch: int, positions: int, geometry: ConvGeometry, in_channels:
     return ChunkPlan(batch, chunk, parts)
 
 
+_scratch = threading.local()  # each thread's reusable chunk buffers: {dtype: [array, ...]}
+
+
+def scratch_buffers(sizes: tuple[int, ...], dtype) -> list[np.ndarray]:
+    """This thread's 1-D scratch arrays of at least ``sizes`` elements, reused across calls.
+
+    A fresh half-megabyte ``np.empty`` per call is memory the system maps and zeroes page by
+    page on first touch (and unmaps when freed); reusing the buffers made LeNet's second
+    convolution's backward 2-3x faster. A thread runs one chunk at a time, so its buffers
+    are never in use twice; they grow to the largest chunk seen (a few MiB at most).
+    """
+    pool = getattr(_scratch, "pool", None)
+    if pool is None:
+        pool = _scratch.pool = {}
+    buffers = pool.setdefault(np.dtype(dtype), [])
+    for index, size in enumerate(sizes):
+        if index == len(buffers):
+            buffers.append(np.empty(size, dtype=dtype))
+        elif buffers[index].size < size:
+            buffers[index] = np.empty(size, dtype=dtype)
+    return [buffer[:size] for buffer, size in zip(buffers, sizes)]
+
+
 def for_each_chunk(plan: ChunkPlan, task, scratch_sizes: tuple[int, ...], dtype) -> None:
     """``task(index, start, stop, *scratch)`` for every chunk, on ``plan.parts`` threads.
 
-    Each thread allocates its own scratch buffers once, 1-D, of ``scratch_sizes`` elements
-    per sample (the task cuts contiguous views of each chunk's size), then takes the next
-    chunk not yet taken until none is left: on a shared machine a thread that gets less CPU
-    time simply runs fewer chunks, instead of holding the others up at the end. Tasks must
-    write only to their own chunk's samples (and results must not depend on which thread
-    ran a chunk). BLAS runs single-threaded inside (the threads here are the parallelism).
+    Each thread takes scratch buffers of ``scratch_sizes`` elements per sample
+    (:func:`scratch_buffers`; the task cuts contiguous views of each chunk's size), then
+    takes the next chunk not yet taken until none is left: on a shared machine a thread
+    that gets less CPU time simply runs fewer chunks, instead of holding the others up at
+    the end. Tasks must write only to their own chunk's samples (and results must not depend
+    on which thread ran a chunk). BLAS runs single-threaded inside (the threads here are the
+    parallelism).
     """
     next_chunk = itertools.count().__next__  # atomic in CPython: each index taken once
+    sizes = tuple(size * plan.chunk for size in scratch_sizes)
 
     def run_part(part: int) -> None:
-        scratch = [np.empty(size * plan.chunk, dtype=dtype) for size in scratch_sizes]
+        scratch = scratch_buffers(sizes, dtype)
         index = next_chunk()
         while index < plan.count:
             start, stop = plan.bounds(index)
