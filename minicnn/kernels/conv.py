@@ -51,6 +51,7 @@ from minicnn.threads import blas_threads, get_num_threads, run_split
 
 __all__ = [
     "COLUMN_BUDGET_BYTES",
+    "SCRATCH_KEPT_BYTES",
     "SPLIT_WORK",
     "ChunkPlan",
     "ColumnKernels",
@@ -426,7 +427,7 @@ class ChunkPlan(NamedTuple):
 
     batch: int
     chunk: int  # samples per chunk (the last may have fewer)
-    parts: int  # threads that take chunks, each every ``parts``-th one
+    parts: int  # threads that share the chunks, each taking the next one left
 
     @property
     def count(self) -> int:
@@ -459,6 +460,10 @@ def plan_chunks(batch: int, positions: int, geometry: ConvGeometry, in_channels:
 
 _scratch = threading.local()  # each thread's reusable chunk buffers: {dtype: [array, ...]}
 
+SCRATCH_KEPT_BYTES = 8 * 2**20
+"""Scratch buffers up to this size are kept for the next call; larger ones (a single sample
+whose columns exceed it, e.g. a big image) are allocated for the call and freed after."""
+
 
 def scratch_buffers(sizes: tuple[int, ...], dtype) -> list[np.ndarray]:
     """This thread's 1-D scratch arrays of at least ``sizes`` elements, reused across calls.
@@ -466,18 +471,27 @@ def scratch_buffers(sizes: tuple[int, ...], dtype) -> list[np.ndarray]:
     A fresh half-megabyte ``np.empty`` per call is memory the system maps and zeroes page by
     page on first touch (and unmaps when freed); reusing the buffers made LeNet's second
     convolution's backward 2-3x faster. A thread runs one chunk at a time, so its buffers
-    are never in use twice; they grow to the largest chunk seen (a few MiB at most).
+    are never in use twice; they grow to the largest chunk seen, up to
+    :data:`SCRATCH_KEPT_BYTES` each.
     """
     pool = getattr(_scratch, "pool", None)
     if pool is None:
         pool = _scratch.pool = {}
-    buffers = pool.setdefault(np.dtype(dtype), [])
+    dtype = np.dtype(dtype)
+    buffers = pool.setdefault(dtype, [])
+    arrays = []
     for index, size in enumerate(sizes):
-        if index == len(buffers):
-            buffers.append(np.empty(size, dtype=dtype))
-        elif buffers[index].size < size:
-            buffers[index] = np.empty(size, dtype=dtype)
-    return [buffer[:size] for buffer, size in zip(buffers, sizes)]
+        if index < len(buffers) and buffers[index].size >= size:
+            arrays.append(buffers[index][:size])
+            continue
+        array = np.empty(size, dtype=dtype)
+        if size * dtype.itemsize <= SCRATCH_KEPT_BYTES:
+            if index < len(buffers):
+                buffers[index] = array
+            elif index == len(buffers):
+                buffers.append(array)
+        arrays.append(array)
+    return arrays
 
 
 def for_each_chunk(plan: ChunkPlan, task, scratch_sizes: tuple[int, ...], dtype) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from numba import uint64
 
 from minicnn.functional.linear import linear_backward
-from minicnn.kernels._jit import helper, kernel
+from minicnn.kernels._jit import kernel
 from minicnn.kernels.conv import (
     ConvGeometry,
     column_layout,
@@ -38,12 +38,6 @@ __all__ = [
     "linear_relu",
     "linear_relu_backward",
 ]
-
-
-@helper
-def relu(value):
-    """``max(value, 0)``, NaN staying NaN (as ``np.maximum``)."""
-    return value if value > 0.0 or np.isnan(value) else 0.0
 
 
 @kernel
