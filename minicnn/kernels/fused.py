@@ -23,6 +23,7 @@ from numba import uint64
 from minicnn.functional.linear import linear_backward
 from minicnn.kernels._jit import kernel
 from minicnn.kernels.conv import (
+    ColumnLayout,
     ConvGeometry,
     column_layout,
     conv_backward_chunks,
@@ -129,6 +130,7 @@ class ConvReLUMaxPoolCache(NamedTuple):
     x: np.ndarray  # the contiguous input (N, C_in, H, W)
     winners: np.ndarray  # int8 (N, C_out, H_out//2, W_out//2): the codes described above
     geometry: ConvGeometry  # the checked shapes, so the backward need not check them again
+    layout: ColumnLayout  # the columns' layout the forward chose (x and weight were finite)
 
 
 def conv2d_relu_maxpool2d(x, weight, bias=None, stride=1, padding=0, dilation=1,
@@ -152,7 +154,7 @@ def conv2d_relu_maxpool2d(x, weight, bias=None, stride=1, padding=0, dilation=1,
                              pooled[start:stop], winners[start:stop])
 
     conv_forward_chunks(x, weight, geometry, groups, layout, bias_relu_pool)
-    return pooled, ConvReLUMaxPoolCache(x, winners, geometry)
+    return pooled, ConvReLUMaxPoolCache(x, winners, geometry, layout)
 
 
 def conv2d_relu_maxpool2d_backward(grad_pooled, weight, groups: int,
@@ -166,7 +168,7 @@ def conv2d_relu_maxpool2d_backward(grad_pooled, weight, groups: int,
         raise ValueError(f"conv2d_relu_maxpool2d_backward: expected grad_output of shape "
                          f"{expected}, got {got}")
     grad_pooled = np.ascontiguousarray(grad_pooled, dtype=cache.x.dtype)
-    layout = column_layout(cache.x, weight, cache.geometry)
+    layout = cache.layout
     out_h, row_width = cache.geometry.out_h, layout.row_width
 
     def from_grad_pooled(start, stop, grad_product, bias_partials):
