@@ -32,6 +32,9 @@ class MinicnnTrainer:
         from minicnn.optim.sgd import SGD
 
         self.model = LeNet5()
+        # The images need no gradient, so the first convolution skips computing it, as
+        # minicnn's Trainer does and as PyTorch does for an input without requires_grad.
+        self.model.features[0].needs_input_grad = False
         self.loss_fn = CrossEntropyLoss()
         self.optimizer = SGD(self.model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
 

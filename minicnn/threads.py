@@ -10,11 +10,12 @@ The policy, measured on a 2-core machine (see ``benchmarks/RESULTS.md``):
   a LeNet-5 training step took 50 ms instead of 4 (measured: 230-490 ms on a busy machine).
   Pinning only *inside* the kernels leaves the rest of the process (and the NumPy reference,
   :func:`minicnn.use_kernels(False) <minicnn.use_kernels>`) with the thread count it chose.
-* A large product (each of a LeNet-5 convolution's, at batch 64) still uses every core:
-  :func:`run_split` cuts it into ``n`` slices along its long axis and runs them on ``n``
-  Python threads at once (NumPy releases the GIL inside BLAS), each with single-threaded
-  BLAS. Those threads sleep on a lock between products, so they never spin against
-  Numba's threads.
+* A convolution (:mod:`minicnn.kernels.conv`) cuts its batch into cache-sized chunks and
+  runs them on ``n`` Python threads at once (:func:`run_split`), each thread taking the next
+  chunk left through im2col (a serial Numba kernel that releases the GIL), its product
+  (single-threaded BLAS, which releases the GIL too) and its epilogue. No OpenMP region
+  runs inside a convolution, so neither pool spins against the other; the helper threads
+  sleep on a lock between calls.
 * Numba's OpenMP threads wait *passively* (they sleep between parallel loops instead of
   spinning): :func:`prepare_numba_threads` sets ``OMP_WAIT_POLICY=PASSIVE`` before Numba
   starts its thread pool, unless the environment already chose. Spinning threads win a few

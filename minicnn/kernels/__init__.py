@@ -5,7 +5,7 @@ names, arguments and results (tests in ``tests/kernels`` hold each pair equal, a
 PyTorch):
 
 ==================  ==========================================================================
-``conv``            im2col/col2im (no padded copy) + one BLAS product per chunk of the batch
+``conv``            cache-sized chunks of the batch through im2col, BLAS and epilogue
 ``pooling``         max/avg pooling forward and backward, parallel over planes
 ``activation``      ReLU forward and backward
 ``linear``          the reference's products with BLAS kept to one thread

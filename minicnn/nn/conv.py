@@ -104,13 +104,14 @@ class Conv2d(Module):
         released when it returns. That is the NumPy reference
         (:func:`minicnn.use_kernels(False) <minicnn.use_kernels>`).
 
-        With the fast kernels (the default) the column matrix is ``(C_in*kH*kW,
-        N*H_out*W_out)``, the same number of bytes, but never more than
-        ``minicnn.kernels.conv.COLUMN_BUDGET_BYTES`` (64 MiB) at once: a larger batch is
-        processed in chunks of samples, and the backward then rebuilds each chunk's columns
-        instead of keeping them. The backward writes the columns' gradient into the same
-        buffer, so the layer's peak is ``min(N, chunk) * C_in*kH*kW * H_out*W_out * itemsize``
-        bytes of columns, plus the output, its gradient and the input gradient.
+        With the fast kernels (the default) the batch is cut into chunks whose column
+        matrix (``C_in*kH*kW`` rows, ``H_out*W_p`` columns per sample for stride 1, where
+        ``W_p`` is the padded width, else ``H_out*W_out``) fits in
+        ``minicnn.kernels.conv.COLUMN_BUDGET_BYTES`` (512 KiB, one core's cache; a larger
+        sample makes a chunk of its own), and no columns are kept: the backward rebuilds
+        each chunk's. The layer's peak is then one chunk's columns and product per thread,
+        plus the output, its gradient and the input gradient (each the size of an ordinary
+        array of its shape).
 
     Input gradient:
         Set ``needs_input_grad = False`` on a network's first layer (its input is data, which

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 
 from minicnn.functional import conv as reference
 from minicnn.kernels import conv as kernels
@@ -26,8 +26,7 @@ def gradients_of_every_implementation(case, chunked: bool = False, monkeypatch=N
     if chunked:  # one sample per chunk: the forward keeps no columns, the backward rebuilds
         monkeypatch.setattr(kernels, "COLUMN_BUDGET_BYTES", 1)
     out_fast, cols_fast = kernels.conv2d_forward(x, weight, bias, **options)
-    if chunked:
-        assert cols_fast is None or x.shape[0] == 1, "a chunked forward keeps no columns"
+    assert cols_fast is None, "the kernels keep no column matrix for the backward"
     grads_fast = kernels.conv2d_backward(grad_output, x, weight, **options, cols=cols_fast)
     out_torch, grads_torch = torch_conv2d(x, weight, bias, grad_output, options)
     return (out_ref, *grads_ref), (out_fast, *grads_fast), (out_torch, *grads_torch)
@@ -65,7 +64,7 @@ def test_skipping_the_input_gradient_keeps_the_parameter_gradients(case):
     out, cols = kernels.conv2d_forward(x, weight, bias, **options)
     grad_output = rng.standard_normal(out.shape).astype(x.dtype)
     _, grad_weight, grad_bias = kernels.conv2d_backward(grad_output, x, weight, **options,
-                                                        cols=cols.copy())
+                                                        cols=cols)
     skipped = kernels.conv2d_backward(grad_output, x, weight, **options, cols=cols,
                                       input_grad=False)
     assert skipped[0] is None, "input_grad=False must return None for the input gradient"
@@ -139,9 +138,89 @@ def test_layer_backward_uses_the_implementation_its_forward_used():
 @settings(max_examples=20, deadline=None)
 @given(conv_cases())
 def test_products_split_over_threads_give_the_same_result(case):
-    """Every product cut into column slices on several threads (minicnn.threads.run_split)."""
+    """Chunks of one sample shared between three threads (minicnn.threads.run_split)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(kernels, "SPLIT_PRODUCT_SIZE", 0)
+        monkeypatch.setattr(kernels, "SPLIT_WORK", 0)
+        monkeypatch.setattr(kernels, "COLUMN_BUDGET_BYTES", 1)
         monkeypatch.setattr(kernels, "get_num_threads", lambda: 3)
         ref, fast, _ = gradients_of_every_implementation(case)
     assert_all_close(fast, ref, case[2] is not None, "split products vs reference")
+
+
+def run_forward_backward(case):
+    """``(output, grad_input, grad_weight, grad_bias)`` of the kernels for one case."""
+    x, weight, bias, options, _rng = case
+    out, cols = kernels.conv2d_forward(x, weight, bias, **options)
+    grad_output = np.random.default_rng(7).standard_normal(out.shape).astype(x.dtype)
+    return (out, *kernels.conv2d_backward(grad_output, x, weight, **options, cols=cols))
+
+
+@settings(max_examples=20, deadline=None)
+@given(conv_cases())
+def test_same_bits_on_any_number_of_threads_and_every_run(case):
+    """Chunks of one sample, run on 1 and 3 threads (taking chunks in whatever order the
+    threads get to them), and again: the weight gradient's per-chunk shares are summed in
+    chunk order, so every result must be bit-for-bit the same."""
+    results = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(kernels, "SPLIT_WORK", 0)
+        monkeypatch.setattr(kernels, "COLUMN_BUDGET_BYTES", 1)
+        for threads in (1, 3, 3):
+            monkeypatch.setattr(kernels, "get_num_threads", lambda: threads)  # noqa: B023
+            results.append(run_forward_backward(case))
+    names = ("output", "grad_input", "grad_weight", "grad_bias")
+    for other in results[1:]:
+        for name, got, want in zip(names, other, results[0]):
+            assert np.array_equal(got, want), f"{name} differs between runs / thread counts"
+
+
+@settings(max_examples=20, deadline=None)
+@given(conv_cases())
+def test_padded_row_layout_equals_the_plain_layout(case):
+    """Stride-1 convolutions use the padded-row columns; the plain columns (forced here)
+    must give the same results."""
+    x, weight, bias, options, _rng = case
+    assume(kernels.conv_geometry(x, weight, bias, options["stride"], options["padding"],
+                                 options["dilation"], options["groups"]).stride == (1, 1))
+    padded = run_forward_backward(case)
+    plain_layout = kernels.column_layout
+
+    def plain(x, weight, geometry):
+        layout = plain_layout(x, weight, geometry)
+        assert layout.padded_rows, "finite stride-1 input must take the padded-row layout"
+        return layout._replace(padded_rows=False, row_width=geometry.out_w)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(kernels, "column_layout", plain)
+        plain_results = run_forward_backward(case)
+    for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"),
+                               padded, plain_results):
+        if want is not None:
+            assert_close(got, want, f"padded-row vs plain layout: {name}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_input_takes_the_plain_layout_and_matches_the_reference(dtype, bad):
+    """A NaN or infinity must not leak through the padded-row layout's slack columns
+    (0 * inf = NaN): such inputs take the plain layout, and agree with the reference."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 2, 7, 6)).astype(dtype)
+    x[1, 0, 3, 5] = bad  # the last column: a slack column of the padded rows would read it
+    weight = rng.standard_normal((3, 2, 3, 3)).astype(dtype)
+    geometry = kernels.conv_geometry(x, weight, None, 1, 1, 1, 1)
+    assert not kernels.column_layout(x, weight, geometry).padded_rows
+    assert kernels.column_layout(np.nan_to_num(x), weight, geometry).padded_rows
+    out_ref, cols_ref = reference.conv2d_forward(x, weight, None, padding=1)
+    grad_output = rng.standard_normal(out_ref.shape).astype(dtype)
+    expected = (out_ref, *reference.conv2d_backward(grad_output, x, weight, padding=1,
+                                                     cols=cols_ref))
+    out, cols = kernels.conv2d_forward(x, weight, None, padding=1)
+    got = (out, *kernels.conv2d_backward(grad_output, x, weight, padding=1, cols=cols))
+    for name, actual, want in zip(("output", "grad_input", "grad_weight"), got, expected):
+        np.testing.assert_array_equal(np.isnan(actual), np.isnan(want),
+                                      err_msg=f"{name}: NaN where the reference has NaN")
+        np.testing.assert_array_equal(np.isposinf(actual), np.isposinf(want),
+                                      err_msg=f"{name}: +inf where the reference has +inf")
+        finite = np.isfinite(want)
+        assert_close(actual[finite], want[finite], f"{name} ({bad} in the input)")
