@@ -157,9 +157,11 @@ def max_pool2d_backward(grad_output, indices, input_shape):
         )
     planes = int(np.prod(input_shape[:-2]))
     grad_input = np.empty((planes, input_shape[-2] * input_shape[-1]), dtype=grad_output.dtype)
-    max_pool_planes_backward(np.ascontiguousarray(grad_output).reshape(planes, -1),
-                             np.ascontiguousarray(indices, dtype=np.int64).reshape(planes, -1),
-                             grad_input)
+    # Sizes spelled out, not -1: an empty batch has no planes to infer them from.
+    out_size = indices.shape[-2] * indices.shape[-1]
+    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    max_pool_planes_backward(np.ascontiguousarray(grad_output).reshape(planes, out_size),
+                             indices.reshape(planes, out_size), grad_input)
     return grad_input.reshape(input_shape)
 
 

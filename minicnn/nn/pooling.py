@@ -7,8 +7,6 @@ Neither has parameters, so both accept float32 or float64 and keep the input's d
 
 from __future__ import annotations
 
-import numpy as np
-
 from minicnn.functional.pooling import (
     PoolGeometry,
     check_divisor_override,
@@ -117,12 +115,9 @@ class MaxPool2d(Module):
     def backward(self, grad_output):
         check_backward_ready(self, self._indices, grad_output, self._output_shape,
                              self._output_dtype)
-        if grad_output.size == 0:  # an empty batch: nothing to route (the kernel needs rows)
-            grad_input = np.zeros(self._input_shape, grad_output.dtype)
-        else:
-            # The indices are the same in both implementations: either backward reads them.
-            grad_input = backend("pooling").max_pool2d_backward(grad_output, self._indices,
-                                                                self._input_shape)
+        # The indices are the same in both implementations: either backward reads them.
+        grad_input = backend("pooling").max_pool2d_backward(grad_output, self._indices,
+                                                            self._input_shape)
         self._input_shape = self._output_shape = self._indices = None
         return grad_input
 

@@ -95,3 +95,20 @@ def test_nan_propagates_and_window_of_padding_alone_gives_minus_inf():
 def test_errors_are_the_reference_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_an_empty_batch_goes_forward_and_backward_as_in_the_reference(pool):
+    x = np.zeros((0, 3, 8, 8), np.float32)
+    if pool == "max":
+        out_ref, indices_ref = reference.max_pool2d(x, 2, return_indices=True)
+        out_fast, indices_fast = kernels.max_pool2d(x, 2, return_indices=True)
+        grad_ref = reference.max_pool2d_backward(np.ones_like(out_ref), indices_ref, x.shape)
+        grad_fast = kernels.max_pool2d_backward(np.ones_like(out_fast), indices_fast, x.shape)
+    else:
+        out_ref, out_fast = reference.avg_pool2d(x, 2), kernels.avg_pool2d(x, 2)
+        grad_ref = reference.avg_pool2d_backward(np.ones_like(out_ref), x.shape, 2)
+        grad_fast = kernels.avg_pool2d_backward(np.ones_like(out_fast), x.shape, 2)
+    assert out_fast.shape == out_ref.shape == (0, 3, 4, 4)
+    assert grad_fast.shape == grad_ref.shape == x.shape
+    assert grad_fast.dtype == grad_ref.dtype == np.float32
