@@ -141,7 +141,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.from_json is not None:
+        from benchmarks.report import check_targets
+
         result = json.loads(args.from_json.read_text())
+        # Judged afresh: the rules for a target's status may have changed since that run.
+        settings = Settings.from_json(json.dumps(result["meta"]["settings"]))
+        result["targets"] = check_targets(result["records"], settings)
         print(format_table(result))
         if args.write_results is not None:
             write_results_markdown(result, args.write_results)
