@@ -109,10 +109,11 @@ class TensorBoardLogger:
         # Resuming: points past the checkpoint (epoch and step) came from a process that died.
         resumed_at = first_epoch * steps_per_epoch + first_step
         purge_step = resumed_at + 1 if resumed_at > 0 else None
-        # The suffix orders a resumed run's file after the earlier ones even within one second
-        # (the file name's timestamp has whole seconds).
+        # The file name's timestamp has whole seconds: the suffix (the global step this writer
+        # starts from) keeps a run resumed within the same second, even mid-epoch, from
+        # overwriting the earlier file, and sorts it after that file.
         self.writer = SummaryWriter(self.log_dir, purge_step=purge_step,
-                                    filename_suffix=f".from-epoch-{first_epoch:04d}")
+                                    filename_suffix=f".from-step-{resumed_at:010d}")
         # Throughput between two batch/* points: images and wall-clock time since the last.
         self._window_images = 0
         self._window_start = time.perf_counter()

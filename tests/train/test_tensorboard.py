@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -153,8 +154,18 @@ def test_writer_does_not_import_pytorch(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_run_resumed_mid_epoch_keeps_the_points_before_its_checkpoint(tmp_path, mnist_dir):
+def test_run_resumed_mid_epoch_keeps_the_points_before_its_checkpoint(tmp_path, mnist_dir,
+                                                                     monkeypatch):
+    import tensorboardX.event_file_writer
+
     from minicnn.train.loop import TrainingInterrupted
+
+    # An event file is named by the whole second its writer started in. Make every writer
+    # start in the same second, as on a fast machine, where a resumed writer's file used to
+    # take the interrupted one's name and erase it.
+    clock = iter(range(10**6))
+    monkeypatch.setattr(tensorboardX.event_file_writer, "time", types.SimpleNamespace(
+        time=lambda: 1_800_000_000 + next(clock) * 1e-6))
 
     config = TrainConfig(epochs=1, batch_size=32, scheduler="none", limit_train=256,
                          limit_test=64, data_dir=str(mnist_dir), out_dir=str(tmp_path))
