@@ -32,6 +32,7 @@ import os
 
 __all__ = [
     "blas_threads",
+    "forget_blas_libraries",
     "get_num_threads",
     "prepare_numba_threads",
     "run_split",
@@ -87,6 +88,16 @@ def _blas_controllers() -> list:
 
         _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
     return _blas_libraries
+
+
+def forget_blas_libraries() -> None:
+    """Look the loaded BLAS libraries up again at the next :class:`blas_threads` block.
+
+    For a module that loads another BLAS (SciPy's, which Numba's ``np.dot`` calls), so that
+    the block pins it too.
+    """
+    global _blas_libraries
+    _blas_libraries = None
 
 
 class blas_threads:  # noqa: N801 - used like a function: `with blas_threads():`
