@@ -36,6 +36,7 @@ from minicnn.kernels.conv import (
     plan_chunks,
     run_parts,
     shape_arguments,
+    take_chunk,
 )
 from minicnn.threads import blas_threads
 
@@ -132,36 +133,39 @@ def maxpool2x2_relu_grad(grad_pooled, winners, out_h, row_width, grad_product, b
 
 
 @kernel
-def forward_part_to_pooled(x, weight_rows, padded_rows, shape, count, part, parts,
+def forward_part_to_pooled(x, weight_rows, padded_rows, shape, count, next_chunk,
                            cols_buffer, product_buffer, bias, pooled, winners):
-    """Chunks ``part, part + parts, ...`` of the fused forward in one GIL-free call: im2col,
+    """The fused forward's chunks this thread takes, in one GIL-free call: im2col,
     ``weight_rows @ cols`` and :func:`bias_relu_maxpool2x2` (see
     :func:`minicnn.kernels.conv.forward_part_to_nchw`)."""
     batch = x.shape[0]
     out_channels, height = weight_rows.shape
     row_width = shape[11] if padded_rows else shape[9]
     positions = shape[8] * row_width
-    for index in range(part, count, parts):
+    index = take_chunk(next_chunk)
+    while index < count:
         start, stop, cols, product = chunk_views(batch, count, index, positions, cols_buffer,
                                                  height, product_buffer, out_channels)
         im2col_chunk(x[start:stop], padded_rows, shape, cols)
         np.dot(weight_rows, cols, product)
         bias_relu_maxpool2x2(product, bias, shape[8], row_width, pooled[start:stop],
                              winners[start:stop])
+        index = take_chunk(next_chunk)
 
 
 @kernel
-def backward_part_from_pooled(x, weight_rows, padded_rows, shape, count, part, parts,
+def backward_part_from_pooled(x, weight_rows, padded_rows, shape, count, next_chunk,
                               cols_buffer, grad_product_buffer, grad_pooled, winners,
                               bias_partials, partials, input_grad, grad_input):
-    """The fused backward's chunks ``part, part + parts, ...`` in one GIL-free call, as
+    """The fused backward's chunks this thread takes, in one GIL-free call, as
     :func:`minicnn.kernels.conv.backward_part_from_nchw` with
     :func:`maxpool2x2_relu_grad` as the prologue."""
     batch = x.shape[0]
     out_channels, height = weight_rows.shape
     row_width = shape[11] if padded_rows else shape[9]
     positions = shape[8] * row_width
-    for index in range(part, count, parts):
+    index = take_chunk(next_chunk)
+    while index < count:
         start, stop, cols, grad_product = chunk_views(batch, count, index, positions,
                                                       cols_buffer, height,
                                                       grad_product_buffer, out_channels)
@@ -172,6 +176,7 @@ def backward_part_from_pooled(x, weight_rows, padded_rows, shape, count, part, p
         if input_grad:
             np.dot(weight_rows.T, grad_product, cols)
             col2im_chunk(cols, padded_rows, shape, grad_input[start:stop])
+        index = take_chunk(next_chunk)
 
 
 class ConvReLUMaxPoolCache(NamedTuple):
