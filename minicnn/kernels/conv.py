@@ -389,8 +389,9 @@ def nchw_to_columns(grad_output, row_width, grad_product, bias_partials):
 # BLAS product (``np.dot`` inside Numba, which calls BLAS through SciPy's Cython bindings)
 # and the epilogue, all without the GIL. Driven chunk by chunk from Python instead, each
 # chunk cost three to five kernel calls, each a GIL hand-off between the threads: measured
-# at batch 64 on 2 free cores, the helper thread often ran one chunk while the calling
-# thread ran ten, and the LeNet-5 step took 5.0-5.6 ms on 2 threads against 5.3 on one.
+# on LeNet-5 at batch 64 with 2 free cores, the threads shared the chunks evenly but each
+# chunk took twice as long as on one thread (median 61 us -> 120-130 us: the threads mostly
+# took turns), and the step took 4.8-5.6 ms on 2 threads against 5.2-5.3 on one.
 @intrinsic
 def take_chunk(typingctx, next_chunk):
     """``next_chunk[0]++`` as one atomic step; returns the old value: the index of the chunk
