@@ -11,11 +11,11 @@ The policy, measured on a 2-core machine (see ``benchmarks/RESULTS.md``):
   Pinning only *inside* the kernels leaves the rest of the process (and the NumPy reference,
   :func:`minicnn.use_kernels(False) <minicnn.use_kernels>`) with the thread count it chose.
 * A convolution (:mod:`minicnn.kernels.conv`) cuts its batch into cache-sized chunks and
-  runs them on ``n`` Python threads at once (:func:`run_split`), each thread taking the next
-  chunk left through im2col (a serial Numba kernel that releases the GIL), its product
-  (single-threaded BLAS, which releases the GIL too) and its epilogue. No OpenMP region
-  runs inside a convolution, so neither pool spins against the other; the helper threads
-  sleep on a lock between calls.
+  runs them on ``n`` Python threads at once (:func:`run_split`), each thread making one
+  GIL-free Numba call that takes the next chunk left through im2col, its product
+  (single-threaded BLAS, called from Numba) and its epilogue. No OpenMP region runs inside
+  a convolution, so neither pool spins against the other; the helper threads sleep on a
+  lock between calls (waking one costs tens of microseconds here, paid once per call).
 * Numba's OpenMP threads wait *passively* (they sleep between parallel loops instead of
   spinning): :func:`prepare_numba_threads` sets ``OMP_WAIT_POLICY=PASSIVE`` before Numba
   starts its thread pool, unless the environment already chose. Spinning threads win a few
@@ -32,6 +32,7 @@ import os
 
 __all__ = [
     "blas_threads",
+    "forget_blas_libraries",
     "get_num_threads",
     "prepare_numba_threads",
     "run_split",
@@ -87,6 +88,16 @@ def _blas_controllers() -> list:
 
         _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
     return _blas_libraries
+
+
+def forget_blas_libraries() -> None:
+    """Look the loaded BLAS libraries up again at the next :class:`blas_threads` block.
+
+    For a module that loads another BLAS (SciPy's, which Numba's ``np.dot`` calls), so that
+    the block pins it too.
+    """
+    global _blas_libraries
+    _blas_libraries = None
 
 
 class blas_threads:  # noqa: N801 - used like a function: `with blas_threads():`

@@ -17,15 +17,21 @@ laid out for speed rather than for reading:
   in cache instead of making round trips to memory. Measured on LeNet-5's first layer at
   batch 64, the same products took 4-5x longer on one batch-wide column matrix (5 MB).
 * **Threads.** Chunks are shared between :func:`minicnn.threads.get_num_threads` Python
-  threads (:func:`minicnn.threads.run_split`); the kernels here are serial and release the
-  GIL, and BLAS runs single-threaded inside, so each core runs a whole chunk pipeline and
-  no two thread pools compete for the cores.
+  threads (:func:`minicnn.threads.run_split`). Without groups, each thread makes ONE call
+  into Numba (:func:`forward_part_to_nchw`, :func:`backward_part_from_nchw` and their fused
+  twins) that takes chunk after chunk from a shared atomic counter (:func:`take_chunk`)
+  and runs im2col, the product (``np.dot`` inside Numba: SciPy's single-threaded BLAS) and
+  the epilogue without the GIL; grouped convolutions drive each chunk from Python
+  (:func:`for_each_chunk`). BLAS runs single-threaded inside, so each core runs a whole
+  chunk pipeline and no two thread pools compete for the cores. Driving every chunk from
+  Python made three to five GIL hand-offs per chunk, and the second thread barely helped
+  (LeNet-5 step at batch 64: 5.3 ms on one thread, 5.0-5.6 on two; now 3.6-3.8 on two).
 * **No stored columns.** The backward rebuilds each chunk's columns (cheaper than reading a
   stored batch-wide copy back from memory) and writes the columns' gradient over them.
   Memory: a layer's peak is, per thread, one chunk's columns (at most
   :data:`COLUMN_BUDGET_BYTES`, or one sample's if larger) and product, plus the output,
   its gradient and the input gradient.
-* **Determinism.** The chunk size depends on the shapes only; each chunk's share of the
+* **Determinism.** The chunks depend on the shapes only; each chunk's share of the
   weight gradient is kept apart and the shares are summed in chunk order, so a seed gives
   the same bits on every run and on any number of threads.
 """
@@ -37,7 +43,9 @@ import threading
 from typing import NamedTuple
 
 import numpy as np
-from numba import uint64
+import scipy.linalg.cython_blas  # noqa: F401 - the BLAS of Numba's np.dot, see below
+from numba import types, uint64
+from numba.extending import intrinsic
 
 from minicnn.functional._shapes import conv_output_size
 from minicnn.functional.conv import (
@@ -47,7 +55,12 @@ from minicnn.functional.conv import (
     conv2d_padding_sides,
 )
 from minicnn.kernels._jit import helper, kernel
-from minicnn.threads import blas_threads, get_num_threads, run_split
+from minicnn.threads import blas_threads, forget_blas_libraries, get_num_threads, run_split
+
+# Numba's np.dot (the products inside the pipeline kernels below) calls BLAS through SciPy's
+# Cython bindings (scipy.linalg.cython_blas, imported above), i.e. SciPy's own OpenBLAS:
+# loaded now, so that blas_threads pins it too.
+forget_blas_libraries()
 
 __all__ = [
     "COLUMN_BUDGET_BYTES",
@@ -58,20 +71,26 @@ __all__ = [
     "ColumnLayout",
     "ConvGeometry",
     "all_finite",
+    "backward_part_from_nchw",
     "col2im_columns",
     "col2im_padded_rows",
     "column_kernels",
     "column_layout",
+    "column_scratch_sizes",
     "columns_to_nchw",
     "conv2d",
     "conv2d_backward",
     "conv2d_forward",
     "conv_geometry",
     "for_each_chunk",
+    "forward_part_to_nchw",
     "im2col_columns",
     "im2col_padded_rows",
     "nchw_to_columns",
     "plan_chunks",
+    "run_parts",
+    "shape_arguments",
+    "take_chunk",
 ]
 
 COLUMN_BUDGET_BYTES = 512 * 2**10
@@ -365,6 +384,114 @@ def nchw_to_columns(grad_output, row_width, grad_product, bias_partials):
         bias_partials[n, o] = total
 
 
+# ---------------------------------------------------------------------------- pipelines
+# One call per thread runs that thread's whole share of a convolution's chunks: im2col, the
+# BLAS product (``np.dot`` inside Numba, which calls BLAS through SciPy's Cython bindings)
+# and the epilogue, all without the GIL. Driven chunk by chunk from Python instead, each
+# chunk cost three to five kernel calls, each a GIL hand-off between the threads: measured
+# on LeNet-5 at batch 64 with 2 free cores, the threads shared the chunks evenly but each
+# chunk took twice as long as on one thread (median 61 us -> 120-130 us: the threads mostly
+# took turns), and the step took 4.8-5.6 ms on 2 threads against 5.2-5.3 on one.
+@intrinsic
+def take_chunk(typingctx, next_chunk):
+    """``next_chunk[0]++`` as one atomic step; returns the old value: the index of the chunk
+    this thread runs next. Threads sharing ``next_chunk`` (int64, one element) each take
+    every index once, so a thread that starts late or runs slower simply takes fewer."""
+    signature = types.int64(next_chunk)
+
+    def codegen(context, builder, signature, arguments):
+        array = context.make_array(signature.args[0])(context, builder, arguments[0])
+        one = context.get_constant(types.int64, 1)
+        return builder.atomic_rmw("add", array.data, one, "seq_cst")
+
+    return signature, codegen
+
+
+@helper
+def im2col_chunk(x, padded_rows, shape, cols):
+    """:func:`im2col_padded_rows` or :func:`im2col_columns` of ``x`` into ``cols``.
+
+    ``shape`` is :func:`shape_arguments`' tuple ``(kH, kW, sH, sW, pad_top, pad_left, dH,
+    dW, out_h, out_w, padded_h, padded_w)``.
+    """
+    if padded_rows:
+        im2col_padded_rows(x, shape[0], shape[1], shape[4], shape[5], shape[6], shape[7],
+                           shape[8], shape[10], shape[11], cols)
+    else:
+        im2col_columns(x, shape[0], shape[1], shape[2], shape[3], shape[4], shape[5],
+                       shape[6], shape[7], shape[8], shape[9], cols)
+
+
+@helper
+def col2im_chunk(grad_cols, padded_rows, shape, grad_x):
+    """The adjoint of :func:`im2col_chunk`: ``grad_x`` is overwritten."""
+    if padded_rows:
+        col2im_padded_rows(grad_cols, shape[0], shape[1], shape[4], shape[5], shape[6],
+                           shape[7], shape[8], shape[10], shape[11], grad_x)
+    else:
+        col2im_columns(grad_cols, shape[0], shape[1], shape[2], shape[3], shape[4], shape[5],
+                       shape[6], shape[7], shape[8], shape[9], grad_x)
+
+
+@helper
+def chunk_views(batch, count, index, positions, cols_buffer, height, product_buffer, channels):
+    """``(start, stop, cols (height, width), product (channels, width))`` of chunk ``index``
+    of ``count`` (as :meth:`ChunkPlan.bounds`), ``width = (stop - start) * positions``, cut
+    from the flat scratch buffers."""
+    start = index * batch // count
+    stop = (index + 1) * batch // count
+    width = (stop - start) * positions
+    cols = cols_buffer[: height * width].reshape(height, width)
+    product = product_buffer[: channels * width].reshape(channels, width)
+    return start, stop, cols, product
+
+
+@kernel
+def forward_part_to_nchw(x, weight_rows, padded_rows, shape, count, next_chunk, cols_buffer,
+                         product_buffer, bias, output):
+    """The forward's chunks this thread takes (:func:`take_chunk`): im2col,
+    ``weight_rows @ cols``, then :func:`columns_to_nchw` into ``output`` (groups == 1)."""
+    batch = x.shape[0]
+    out_channels, height = weight_rows.shape
+    row_width = shape[11] if padded_rows else shape[9]
+    positions = shape[8] * row_width
+    index = take_chunk(next_chunk)
+    while index < count:
+        start, stop, cols, product = chunk_views(batch, count, index, positions, cols_buffer,
+                                                 height, product_buffer, out_channels)
+        im2col_chunk(x[start:stop], padded_rows, shape, cols)
+        np.dot(weight_rows, cols, product)
+        columns_to_nchw(product, bias, row_width, output[start:stop])
+        index = take_chunk(next_chunk)
+
+
+@kernel
+def backward_part_from_nchw(x, weight_rows, padded_rows, shape, count, next_chunk,
+                            cols_buffer, grad_product_buffer, grad_output, bias_partials,
+                            partials, input_grad, grad_input):
+    """The backward's chunks this thread takes (groups == 1): rebuild the columns,
+    :func:`nchw_to_columns` the output gradient, the chunk's weight-gradient share
+    ``partials[index, 0] = cols @ grad_product.T`` and, if ``input_grad``, the columns'
+    gradient (written over them) col2im'd into ``grad_input``."""
+    batch = x.shape[0]
+    out_channels, height = weight_rows.shape
+    row_width = shape[11] if padded_rows else shape[9]
+    positions = shape[8] * row_width
+    index = take_chunk(next_chunk)
+    while index < count:
+        start, stop, cols, grad_product = chunk_views(batch, count, index, positions,
+                                                      cols_buffer, height,
+                                                      grad_product_buffer, out_channels)
+        im2col_chunk(x[start:stop], padded_rows, shape, cols)
+        nchw_to_columns(grad_output[start:stop], row_width, grad_product,
+                        bias_partials[start:stop])
+        np.dot(cols, grad_product.T, partials[index, 0])
+        if input_grad:
+            np.dot(weight_rows.T, grad_product, cols)
+            col2im_chunk(cols, padded_rows, shape, grad_input[start:stop])
+        index = take_chunk(next_chunk)
+
+
 # ---------------------------------------------------------------------------- chunks
 class ColumnLayout(NamedTuple):
     """Where output position ``(oy, ox)`` of a sample sits in its columns: ``oy*row_width +
@@ -426,17 +553,17 @@ class ChunkPlan(NamedTuple):
     """How a batch is cut into chunks of samples and shared between threads."""
 
     batch: int
-    chunk: int  # samples per chunk (the last may have fewer)
-    parts: int  # threads that share the chunks, each taking the next one left
+    count: int  # chunks; chunk ``i`` holds samples ``i*batch//count`` to ``(i+1)*batch//count``
+    parts: int  # threads that share the chunks
 
     @property
-    def count(self) -> int:
-        return -(-self.batch // self.chunk)
+    def chunk(self) -> int:
+        """The most samples in one chunk (what a thread's scratch buffers must hold)."""
+        return -(-self.batch // self.count) if self.count else 0
 
     def bounds(self, index: int) -> tuple[int, int]:
         """``(start, stop)``: the samples of chunk ``index``."""
-        start = index * self.chunk
-        return start, min(start + self.chunk, self.batch)
+        return index * self.batch // self.count, (index + 1) * self.batch // self.count
 
 
 def plan_chunks(batch: int, positions: int, geometry: ConvGeometry, in_channels: int,
@@ -444,18 +571,23 @@ def plan_chunks(batch: int, positions: int, geometry: ConvGeometry, in_channels:
     """Chunks whose column matrix (``positions`` columns per sample) fits
     :data:`COLUMN_BUDGET_BYTES`; threads for them.
 
-    The chunk size depends on the shapes only, never on the thread count, so the per-chunk
-    weight-gradient partials, summed in chunk order, give the same bits on any number of
-    threads. A convolution of fewer than :data:`SPLIT_WORK` multiply-adds runs on the
-    calling thread alone.
+    The chunks are as even as the batch allows, and their count is even (when there are
+    several and samples enough), so two threads get equal shares: LeNet-5's first layer at
+    batch 64 makes 14 chunks of 4-5 samples instead of 12 of 5 and one of 4, which left one
+    thread a chunk behind. The plan depends on the shapes only, never on the thread count,
+    so the per-chunk weight-gradient partials, summed in chunk order, give the same bits on
+    any number of threads. A convolution of fewer than :data:`SPLIT_WORK` multiply-adds
+    runs on the calling thread alone.
     """
     row_bytes = in_channels * geometry.kernel[0] * geometry.kernel[1] * itemsize
     per_sample = max(positions * row_bytes, 1)
     chunk = max(1, min(batch, COLUMN_BUDGET_BYTES // per_sample))
     count = -(-batch // chunk)
+    if count > 1 and count % 2 and count < batch:
+        count += 1
     work = batch * positions * (row_bytes // itemsize) * out_channels
-    parts = min(get_num_threads(), count) if work > SPLIT_WORK else 1
-    return ChunkPlan(batch, chunk, parts)
+    parts = max(1, min(get_num_threads(), count)) if work > SPLIT_WORK else 1
+    return ChunkPlan(batch, count, parts)
 
 
 _scratch = threading.local()  # each thread's reusable chunk buffers: {dtype: [array, ...]}
@@ -520,6 +652,33 @@ def for_each_chunk(plan: ChunkPlan, task, scratch_sizes: tuple[int, ...], dtype)
         run_split(run_part, plan.parts)
 
 
+def shape_arguments(geometry: ConvGeometry, layout: ColumnLayout) -> tuple[int, ...]:
+    """The ``shape`` tuple of :func:`im2col_chunk`: ``(kH, kW, sH, sW, pad_top, pad_left,
+    dH, dW, out_h, out_w, padded_h, padded_w)``."""
+    (kernel_h, kernel_w), (stride_h, stride_w) = geometry.kernel, geometry.stride
+    values = (kernel_h, kernel_w, stride_h, stride_w, geometry.sides[0], geometry.sides[2],
+              *geometry.dilation, geometry.out_h, geometry.out_w, layout.padded_h,
+              layout.padded_w)
+    return tuple(int(value) for value in values)
+
+
+def run_parts(plan: ChunkPlan, part_kernel, leading: tuple, trailing: tuple,
+              scratch_sizes: tuple[int, ...], dtype) -> None:
+    """``part_kernel(*leading, count, next_chunk, *scratch, *trailing)`` on ``plan.parts``
+    threads, one GIL-free call each; the threads take chunks through the shared counter
+    ``next_chunk`` (:func:`take_chunk`). Scratch as in :func:`for_each_chunk`; BLAS runs
+    single-threaded inside."""
+    sizes = tuple(size * plan.chunk for size in scratch_sizes)
+    next_chunk = np.zeros(1, dtype=np.int64)
+
+    def run_part(part: int) -> None:
+        scratch = scratch_buffers(sizes, dtype)
+        part_kernel(*leading, plan.count, next_chunk, *scratch, *trailing)
+
+    with blas_threads():
+        run_split(run_part, plan.parts)
+
+
 def conv_forward_chunks(x, weight, geometry: ConvGeometry, groups: int,
                         layout: ColumnLayout, epilogue) -> None:
     """im2col and the product chunk by chunk, each chunk's product handed to
@@ -563,6 +722,17 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     layout = column_layout(x, weight, geometry)
 
+    if groups == 1:
+        weight_rows = np.ascontiguousarray(weight.reshape(out_channels, -1))
+        plan = plan_chunks(batch, layout.positions(geometry), geometry, x.shape[1],
+                           out_channels, x.itemsize)
+        run_parts(plan, forward_part_to_nchw,
+                  (x, weight_rows, layout.padded_rows, shape_arguments(geometry, layout)),
+                  (bias_values, output),
+                  column_scratch_sizes(weight_rows.shape[1], out_channels,
+                                       layout.positions(geometry)), x.dtype)
+        return output, None
+
     def to_output(product, start, stop):
         columns_to_nchw(product, bias_values, layout.row_width, output[start:stop])
 
@@ -578,9 +748,21 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
 
 
 # ---------------------------------------------------------------------------- backward
+def column_scratch_sizes(height: int, out_channels: int, positions: int) -> tuple[int, int]:
+    """Per-sample scratch elements of a chunk: its columns and its product (or gradient)."""
+    return height * positions, out_channels * positions
+
+
 def conv_backward_chunks(x, weight, geometry: ConvGeometry, groups: int,
-                         layout: ColumnLayout, prologue, input_grad: bool):
+                         layout: ColumnLayout, prologue, input_grad: bool,
+                         part_kernel=None, prologue_arrays: tuple = ()):
     """The backward's chunk loop, shared by the plain and the fused convolution.
+
+    With ``groups == 1`` and a ``part_kernel`` (:func:`backward_part_from_nchw` or its fused
+    twin), each thread runs its chunks in one GIL-free call,
+    ``part_kernel(x, weight_rows, padded_rows, shape, count, next_chunk, cols, grad_product,
+    *prologue_arrays, bias_partials, partials, input_grad, grad_input)``, whose prologue
+    reads ``prologue_arrays``; otherwise each chunk is driven from Python as follows.
 
     ``prologue(start, stop, grad_product, bias_partials)`` writes the gradient of the
     product for samples ``start:stop`` into ``grad_product (C_out, chunk*P)`` (in ``layout``,
@@ -605,6 +787,16 @@ def conv_backward_chunks(x, weight, geometry: ConvGeometry, groups: int,
     bias_partials = np.empty((batch, out_channels), dtype=np.float64)
     grad_input = np.empty(x.shape, dtype=x.dtype) if input_grad else None
     im2col, col2im, arguments = column_kernels(geometry, layout)
+    scratch_sizes = column_scratch_sizes(height, out_channels, positions)
+    if groups == 1 and part_kernel is not None:
+        no_grad_input = np.empty((0,) * x.ndim, dtype=x.dtype)  # the kernel's unused output
+        run_parts(plan, part_kernel,
+                  (x, np.ascontiguousarray(weight_rows), layout.padded_rows,
+                   shape_arguments(geometry, layout)),
+                  (*prologue_arrays, bias_partials, partials, input_grad,
+                   no_grad_input if grad_input is None else grad_input),
+                  scratch_sizes, x.dtype)
+        return _summed_gradients(x, weight, groups, grad_input, partials, bias_partials)
 
     def task(index, start, stop, cols_buffer, grad_product_buffer):
         width = (stop - start) * positions
@@ -626,10 +818,17 @@ def conv_backward_chunks(x, weight, geometry: ConvGeometry, groups: int,
                     np.matmul(weight_rows[outs].T, grad_product[outs], out=cols[rows])
             col2im(cols, *arguments, grad_input[start:stop])
 
-    for_each_chunk(plan, task, (height * positions, out_channels * positions), x.dtype)
-    grad_weight = np.empty((out_channels, group_k), dtype=x.dtype)
+    for_each_chunk(plan, task, scratch_sizes, x.dtype)
+    return _summed_gradients(x, weight, groups, grad_input, partials, bias_partials)
+
+
+def _summed_gradients(x, weight, groups: int, grad_input, partials, bias_partials):
+    """``(grad_input, grad_weight, grad_bias)`` from the per-chunk weight-gradient shares
+    ``partials (chunks, groups, K/G, C_out/G)`` and the per-sample ``bias_partials``."""
+    out_channels = weight.shape[0]
+    grad_weight = np.empty((out_channels, partials.shape[2]), dtype=x.dtype)
     summed = partials.sum(axis=0)  # over chunks, in chunk order: the same bits every run
-    for group, (outs, _) in enumerate(slices):
+    for group, (outs, _) in enumerate(_group_slices(groups, out_channels, partials.shape[2])):
         grad_weight[outs] = summed[group].T
     grad_bias = bias_partials.sum(axis=0).astype(x.dtype)
     return grad_input, grad_weight.reshape(weight.shape), grad_bias
@@ -666,4 +865,4 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
         nchw_to_columns(grad_output[start:stop], layout.row_width, grad_product, bias_partials)
 
     return conv_backward_chunks(x, weight, geometry, groups, layout, from_grad_output,
-                                input_grad)
+                                input_grad, backward_part_from_nchw, (grad_output,))

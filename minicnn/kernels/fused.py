@@ -25,10 +25,18 @@ from minicnn.kernels._jit import kernel
 from minicnn.kernels.conv import (
     ColumnLayout,
     ConvGeometry,
+    chunk_views,
+    col2im_chunk,
     column_layout,
+    column_scratch_sizes,
     conv_backward_chunks,
     conv_forward_chunks,
     conv_geometry,
+    im2col_chunk,
+    plan_chunks,
+    run_parts,
+    shape_arguments,
+    take_chunk,
 )
 from minicnn.threads import blas_threads
 
@@ -124,6 +132,53 @@ def maxpool2x2_relu_grad(grad_pooled, winners, out_h, row_width, grad_product, b
         bias_partials[n, c] = total
 
 
+@kernel
+def forward_part_to_pooled(x, weight_rows, padded_rows, shape, count, next_chunk,
+                           cols_buffer, product_buffer, bias, pooled, winners):
+    """The fused forward's chunks this thread takes, in one GIL-free call: im2col,
+    ``weight_rows @ cols`` and :func:`bias_relu_maxpool2x2` (see
+    :func:`minicnn.kernels.conv.forward_part_to_nchw`)."""
+    batch = x.shape[0]
+    out_channels, height = weight_rows.shape
+    row_width = shape[11] if padded_rows else shape[9]
+    positions = shape[8] * row_width
+    index = take_chunk(next_chunk)
+    while index < count:
+        start, stop, cols, product = chunk_views(batch, count, index, positions, cols_buffer,
+                                                 height, product_buffer, out_channels)
+        im2col_chunk(x[start:stop], padded_rows, shape, cols)
+        np.dot(weight_rows, cols, product)
+        bias_relu_maxpool2x2(product, bias, shape[8], row_width, pooled[start:stop],
+                             winners[start:stop])
+        index = take_chunk(next_chunk)
+
+
+@kernel
+def backward_part_from_pooled(x, weight_rows, padded_rows, shape, count, next_chunk,
+                              cols_buffer, grad_product_buffer, grad_pooled, winners,
+                              bias_partials, partials, input_grad, grad_input):
+    """The fused backward's chunks this thread takes, in one GIL-free call, as
+    :func:`minicnn.kernels.conv.backward_part_from_nchw` with
+    :func:`maxpool2x2_relu_grad` as the prologue."""
+    batch = x.shape[0]
+    out_channels, height = weight_rows.shape
+    row_width = shape[11] if padded_rows else shape[9]
+    positions = shape[8] * row_width
+    index = take_chunk(next_chunk)
+    while index < count:
+        start, stop, cols, grad_product = chunk_views(batch, count, index, positions,
+                                                      cols_buffer, height,
+                                                      grad_product_buffer, out_channels)
+        im2col_chunk(x[start:stop], padded_rows, shape, cols)
+        maxpool2x2_relu_grad(grad_pooled[start:stop], winners[start:stop], shape[8],
+                             row_width, grad_product, bias_partials[start:stop])
+        np.dot(cols, grad_product.T, partials[index, 0])
+        if input_grad:
+            np.dot(weight_rows.T, grad_product, cols)
+            col2im_chunk(cols, padded_rows, shape, grad_input[start:stop])
+        index = take_chunk(next_chunk)
+
+
 class ConvReLUMaxPoolCache(NamedTuple):
     """What :func:`conv2d_relu_maxpool2d` keeps for its backward."""
 
@@ -148,6 +203,16 @@ def conv2d_relu_maxpool2d(x, weight, bias=None, stride=1, padding=0, dilation=1,
     winners = np.empty(pooled_shape, dtype=np.int8)
     bias_values = np.zeros(out_channels, x.dtype) if bias is None else bias
     layout = column_layout(x, weight, geometry)
+
+    if groups == 1:
+        weight_rows = np.ascontiguousarray(weight.reshape(out_channels, -1))
+        positions = layout.positions(geometry)
+        plan = plan_chunks(batch, positions, geometry, x.shape[1], out_channels, x.itemsize)
+        run_parts(plan, forward_part_to_pooled,
+                  (x, weight_rows, layout.padded_rows, shape_arguments(geometry, layout)),
+                  (bias_values, pooled, winners),
+                  column_scratch_sizes(weight_rows.shape[1], out_channels, positions), x.dtype)
+        return pooled, ConvReLUMaxPoolCache(x, winners, geometry, layout)
 
     def bias_relu_pool(product, start, stop):
         bias_relu_maxpool2x2(product, bias_values, geometry.out_h, layout.row_width,
@@ -176,7 +241,8 @@ def conv2d_relu_maxpool2d_backward(grad_pooled, weight, groups: int,
                              row_width, grad_product, bias_partials)
 
     return conv_backward_chunks(cache.x, weight, cache.geometry, groups, layout,
-                                from_grad_pooled, input_grad)
+                                from_grad_pooled, input_grad, backward_part_from_pooled,
+                                (grad_pooled, cache.winners))
 
 
 # Serial: a classifier's activations are a few thousand numbers, less work than waking
