@@ -1,18 +1,18 @@
-"""Same seed, same thread count: bit-identical weights, with the parallel kernels on.
+"""Same seed: bit-identical weights, with the parallel kernels on, on 1 or 2 threads.
 
 Where the order of a floating-point sum could depend on threads (README, "Determinism"):
 
-* the convolution's weight gradient is split by columns into one slice per kernel thread
-  (``minicnn.kernels.conv._by_column_slices``); the slices' partial products are added in
-  slice order, never in order of completion, so a given thread count always sums the same way;
+* each convolution cuts its batch into chunks planned from the shapes alone, never from the
+  thread count (``minicnn.kernels.conv``); threads take chunks as they come, each chunk's share
+  of the weight and bias gradients is kept apart and the shares are added in chunk order, so
+  every thread count sums the same way;
 * every Numba ``prange`` loop gives each iteration its own output plane, so no two threads
   add into one value;
 * BLAS runs single-threaded inside the kernels.
 
-A different thread count splits the sum differently, so its last bits may differ: the
-promise is per thread count. The cross-process half of this promise (a killed and resumed
-``minicnn train`` ends equal to an uninterrupted one, at 2 threads) is in
-``tests/cli/test_signals.py``.
+So the promise holds across thread counts too: 1 and 2 threads give the same bits. The
+cross-process half (a killed and resumed ``minicnn train`` ends equal to an uninterrupted
+one, at 2 threads) is in ``tests/cli/test_signals.py``.
 """
 
 from __future__ import annotations
@@ -34,18 +34,30 @@ def two_threads():
     set_num_threads(previous)
 
 
+def train_weights(folder, mnist_dir) -> dict:
+    # Batch 64: every LeNet-5 convolution is cut into chunks that the threads share.
+    trainer = Trainer.new(config(folder, data_dir=str(mnist_dir), epochs=1, limit_train=640,
+                                 limit_test=64, batch_size=64, seed=7))
+    trainer.fit()
+    return trainer.model.state_dict()
+
+
+def assert_same_bits(first: dict, second: dict, what: str) -> None:
+    for key, value in first.items():
+        assert value.tobytes() == second[key].tobytes(), f"{key} differs {what}"
+    assert not np.array_equal(first["features.0.weight"], 0)
+
+
 def test_same_seed_gives_bit_identical_weights_with_two_threads(tmp_path, mnist_dir,
                                                                 two_threads):
-    # Batch 64: every LeNet-5 convolution product is large enough to be split across threads.
     assert get_num_threads() == two_threads
+    first = train_weights(tmp_path / "first", mnist_dir)
+    second = train_weights(tmp_path / "second", mnist_dir)
+    assert_same_bits(first, second, "between two runs")
 
-    def train(folder):
-        trainer = Trainer.new(config(tmp_path / folder, data_dir=str(mnist_dir), epochs=1,
-                                     limit_train=640, limit_test=64, batch_size=64, seed=7))
-        trainer.fit()
-        return trainer.model.state_dict()
 
-    first, second = train("first"), train("second")
-    for key, value in first.items():
-        assert value.tobytes() == second[key].tobytes(), f"{key} differs between two runs"
-    assert not np.array_equal(first["features.0.weight"], 0)
+def test_one_thread_and_two_threads_give_the_same_bits(tmp_path, mnist_dir, two_threads):
+    two = train_weights(tmp_path / "two", mnist_dir)
+    set_num_threads(1)  # the fixture restores the count
+    one = train_weights(tmp_path / "one", mnist_dir)
+    assert_same_bits(one, two, "between 1 and 2 threads")
