@@ -14,26 +14,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
 from minicnn.functional import activation as F
+from tests.helpers import assert_close
 
 DTYPES = [np.float64, np.float32]
 SHAPES = array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=5)
-
-
-def assert_close(actual, expected, dtype, what=""):
-    """float64 to 1e-10 relative, float32 to 1e-5, with an absolute floor scaled to the data.
-
-    The floor matters where a result cancels (``1 - y^2`` for ``y`` near 1): one ulp of
-    difference in ``y`` between two correct implementations is a large relative change there.
-    float64 keeps a floor 100x tighter than its relative tolerance.
-    """
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
-    assert actual.dtype == np.dtype(dtype), f"{what}: expected dtype {dtype}, got {actual.dtype}"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    rtol = 1e-10 if dtype == np.float64 else 1e-5
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    atol = rtol * scale * (1e-2 if dtype == np.float64 else 1.0)
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol,
-                               err_msg=what)
 
 
 def random_input(shape, dtype, seed, with_zeros=True):

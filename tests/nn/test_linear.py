@@ -13,19 +13,9 @@ from hypothesis import strategies as st
 
 import minicnn
 from minicnn.nn.linear import Identity, Linear
+from tests.helpers import assert_close
 
 DTYPES = [np.float64, np.float32]
-
-
-def assert_close(actual, expected, dtype, what=""):
-    """float64 to 1e-10 relative, float32 to 1e-5, with an absolute floor scaled to the data."""
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
-    assert actual.dtype == np.dtype(dtype), f"{what}: expected dtype {dtype}, got {actual.dtype}"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    rtol = 1e-10 if dtype == np.float64 else 1e-5
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    atol = rtol * scale * (1e-2 if dtype == np.float64 else 1.0)
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
 
 
 def torch_dtype(dtype):
