@@ -72,6 +72,7 @@ __all__ = [
     "ConvGeometry",
     "all_finite",
     "backward_part_from_nchw",
+    "chunk_row_layout",
     "col2im_columns",
     "col2im_padded_rows",
     "column_kernels",
@@ -82,6 +83,7 @@ __all__ = [
     "conv2d_backward",
     "conv2d_forward",
     "conv_geometry",
+    "finish_backward_chunk",
     "for_each_chunk",
     "forward_part_to_nchw",
     "im2col_columns",
@@ -434,6 +436,26 @@ def col2im_chunk(grad_cols, padded_rows, shape, grad_x):
 
 
 @helper
+def chunk_row_layout(shape, padded_rows):
+    """``(row_width, positions)`` of one sample's columns: rows as wide as the padded input
+    (``shape[11]``) or as the output (``shape[9]``), times ``shape[8]`` output rows."""
+    row_width = shape[11] if padded_rows else shape[9]
+    return row_width, shape[8] * row_width
+
+
+@helper
+def finish_backward_chunk(cols, grad_product, weight_rows, partial, input_grad, padded_rows,
+                          shape, grad_input):
+    """A backward chunk once its ``grad_product`` is known: the weight-gradient share
+    ``partial = cols @ grad_product.T`` and, if ``input_grad``, the columns' gradient
+    (written over ``cols``) col2im'd into ``grad_input``."""
+    np.dot(cols, grad_product.T, partial)
+    if input_grad:
+        np.dot(weight_rows.T, grad_product, cols)
+        col2im_chunk(cols, padded_rows, shape, grad_input)
+
+
+@helper
 def chunk_views(batch, count, index, positions, cols_buffer, height, product_buffer, channels):
     """``(start, stop, cols (height, width), product (channels, width))`` of chunk ``index``
     of ``count`` (as :meth:`ChunkPlan.bounds`), ``width = (stop - start) * positions``, cut
@@ -453,8 +475,7 @@ def forward_part_to_nchw(x, weight_rows, padded_rows, shape, count, next_chunk, 
     ``weight_rows @ cols``, then :func:`columns_to_nchw` into ``output`` (groups == 1)."""
     batch = x.shape[0]
     out_channels, height = weight_rows.shape
-    row_width = shape[11] if padded_rows else shape[9]
-    positions = shape[8] * row_width
+    row_width, positions = chunk_row_layout(shape, padded_rows)
     index = take_chunk(next_chunk)
     while index < count:
         start, stop, cols, product = chunk_views(batch, count, index, positions, cols_buffer,
@@ -475,8 +496,7 @@ def backward_part_from_nchw(x, weight_rows, padded_rows, shape, count, next_chun
     gradient (written over them) col2im'd into ``grad_input``."""
     batch = x.shape[0]
     out_channels, height = weight_rows.shape
-    row_width = shape[11] if padded_rows else shape[9]
-    positions = shape[8] * row_width
+    row_width, positions = chunk_row_layout(shape, padded_rows)
     index = take_chunk(next_chunk)
     while index < count:
         start, stop, cols, grad_product = chunk_views(batch, count, index, positions,
@@ -485,10 +505,8 @@ def backward_part_from_nchw(x, weight_rows, padded_rows, shape, count, next_chun
         im2col_chunk(x[start:stop], padded_rows, shape, cols)
         nchw_to_columns(grad_output[start:stop], row_width, grad_product,
                         bias_partials[start:stop])
-        np.dot(cols, grad_product.T, partials[index, 0])
-        if input_grad:
-            np.dot(weight_rows.T, grad_product, cols)
-            col2im_chunk(cols, padded_rows, shape, grad_input[start:stop])
+        finish_backward_chunk(cols, grad_product, weight_rows, partials[index, 0], input_grad,
+                              padded_rows, shape, grad_input[start:stop])
         index = take_chunk(next_chunk)
 
 

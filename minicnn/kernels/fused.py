@@ -25,13 +25,14 @@ from minicnn.kernels._jit import kernel
 from minicnn.kernels.conv import (
     ColumnLayout,
     ConvGeometry,
+    chunk_row_layout,
     chunk_views,
-    col2im_chunk,
     column_layout,
     column_scratch_sizes,
     conv_backward_chunks,
     conv_forward_chunks,
     conv_geometry,
+    finish_backward_chunk,
     im2col_chunk,
     plan_chunks,
     run_parts,
@@ -140,8 +141,7 @@ def forward_part_to_pooled(x, weight_rows, padded_rows, shape, count, next_chunk
     :func:`minicnn.kernels.conv.forward_part_to_nchw`)."""
     batch = x.shape[0]
     out_channels, height = weight_rows.shape
-    row_width = shape[11] if padded_rows else shape[9]
-    positions = shape[8] * row_width
+    row_width, positions = chunk_row_layout(shape, padded_rows)
     index = take_chunk(next_chunk)
     while index < count:
         start, stop, cols, product = chunk_views(batch, count, index, positions, cols_buffer,
@@ -162,8 +162,7 @@ def backward_part_from_pooled(x, weight_rows, padded_rows, shape, count, next_ch
     :func:`maxpool2x2_relu_grad` as the prologue."""
     batch = x.shape[0]
     out_channels, height = weight_rows.shape
-    row_width = shape[11] if padded_rows else shape[9]
-    positions = shape[8] * row_width
+    row_width, positions = chunk_row_layout(shape, padded_rows)
     index = take_chunk(next_chunk)
     while index < count:
         start, stop, cols, grad_product = chunk_views(batch, count, index, positions,
@@ -172,10 +171,8 @@ def backward_part_from_pooled(x, weight_rows, padded_rows, shape, count, next_ch
         im2col_chunk(x[start:stop], padded_rows, shape, cols)
         maxpool2x2_relu_grad(grad_pooled[start:stop], winners[start:stop], shape[8],
                              row_width, grad_product, bias_partials[start:stop])
-        np.dot(cols, grad_product.T, partials[index, 0])
-        if input_grad:
-            np.dot(weight_rows.T, grad_product, cols)
-            col2im_chunk(cols, padded_rows, shape, grad_input[start:stop])
+        finish_backward_chunk(cols, grad_product, weight_rows, partials[index, 0], input_grad,
+                              padded_rows, shape, grad_input[start:stop])
         index = take_chunk(next_chunk)
 
 
