@@ -29,6 +29,7 @@ The policy, measured on a 2-core machine (see ``benchmarks/RESULTS.md``):
 from __future__ import annotations
 
 import os
+import threading
 
 __all__ = [
     "blas_threads",
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 _blas_limiter = None
-_split_pool = None  # the helper threads of run_split, created on first use
 _blas_libraries = None  # threadpoolctl controllers of the loaded BLAS libraries, found once
 KERNEL_BLAS_THREADS = 1
 """BLAS threads inside a kernel's matrix products (see the module docstring for why 1)."""
@@ -106,8 +106,11 @@ class blas_threads:  # noqa: N801 - used like a function: `with blas_threads():`
     ``threads=None`` means :data:`KERNEL_BLAS_THREADS`.
 
     Talks to the BLAS library directly (through threadpoolctl's controllers, looked up once):
-    about a microsecond per block, cheap enough to wrap every product of a training step,
-    where ``threadpoolctl.threadpool_limits`` costs hundreds.
+    a few microseconds per block, where ``threadpoolctl.threadpool_limits`` costs hundreds.
+    Blocks of the kernels' count nest for free: only the outermost one (on any thread) sets
+    and restores the count, so a model's forward can pin BLAS once around all its layers
+    (:class:`minicnn.nn.container.Sequential` does) and each layer's own block costs a
+    counter increment instead of four calls into the BLAS library.
     """
 
     __slots__ = ("_previous", "_threads")
@@ -117,36 +120,113 @@ class blas_threads:  # noqa: N801 - used like a function: `with blas_threads():`
         self._previous = None
 
     def __enter__(self) -> blas_threads:
-        libraries = _blas_controllers()
-        previous = [library.get_num_threads() for library in libraries]
-        if any(count != self._threads for count in previous):
-            self._previous = previous
-            for library in libraries:
-                library.set_num_threads(self._threads)
+        global _kernel_blocks, _kernel_restore
+        if self._threads != KERNEL_BLAS_THREADS:
+            self._previous = _set_blas_threads(self._threads)
+            return self
+        with _kernel_lock:
+            if _kernel_blocks == 0:
+                _kernel_restore = _set_blas_threads(KERNEL_BLAS_THREADS)
+            _kernel_blocks += 1
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._previous is not None:
-            for library, count in zip(_blas_controllers(), self._previous):
-                library.set_num_threads(count)
+        global _kernel_blocks, _kernel_restore
+        if self._threads != KERNEL_BLAS_THREADS:
+            _restore_blas_threads(self._previous)
             self._previous = None
+            return
+        with _kernel_lock:
+            _kernel_blocks -= 1
+            if _kernel_blocks == 0:
+                _restore_blas_threads(_kernel_restore)
+                _kernel_restore = None
 
+
+_kernel_lock = threading.Lock()
+_kernel_blocks = 0  # blas_threads() blocks open now, on every thread
+_kernel_restore = None  # the counts the outermost block restores (None: nothing to restore)
+
+
+def _set_blas_threads(threads: int) -> list[int] | None:
+    """Set every BLAS library to ``threads``; the previous counts, or ``None`` if unchanged."""
+    libraries = _blas_controllers()
+    previous = [library.get_num_threads() for library in libraries]
+    if all(count == threads for count in previous):
+        return None
+    for library in libraries:
+        library.set_num_threads(threads)
+    return previous
+
+
+def _restore_blas_threads(previous: list[int] | None) -> None:
+    if previous is not None:
+        for library, count in zip(_blas_controllers(), previous):
+            library.set_num_threads(count)
 
 
 def run_split(task, parts: int) -> list:
     """``[task(0), task(1), ..., task(parts - 1)]``, run on ``parts`` threads at once.
 
     Part 0 runs on the calling thread, the others on helper threads; each ``task(part)``
-    must handle its own slice of the work and write nowhere another part writes.
+    must handle its own slice of the work and write nowhere another part writes. An error
+    in any part is raised here once every part has finished.
     """
-    global _split_pool
     if parts <= 1:
         return [task(0)]
-    if _split_pool is None or _split_pool._max_workers < parts - 1:
-        from concurrent.futures import ThreadPoolExecutor
+    with _split_lock:  # one split at a time: the helpers serve one caller
+        while len(_helpers) < parts - 1:
+            _helpers.append(_Helper(len(_helpers) + 1))
+        helpers = _helpers[: parts - 1]
+        for part, helper in enumerate(helpers, start=1):
+            helper.start(task, part)
+        try:
+            first = task(0)
+        finally:
+            outcomes = [helper.wait() for helper in helpers]
+    for failed, value in outcomes:
+        if failed:
+            raise value
+    return [first, *(value for _, value in outcomes)]
 
-        _split_pool = ThreadPoolExecutor(max_workers=parts - 1,
-                                         thread_name_prefix="minicnn-split")
-    futures = [_split_pool.submit(task, part) for part in range(1, parts)]
-    first = task(0)
-    return [first, *(future.result() for future in futures)]
+
+class _Helper:
+    """A helper thread of :func:`run_split`, asleep on a lock until it is given a part.
+
+    Two plain locks hand the part over and back: cheaper than a ThreadPoolExecutor's futures
+    and queue (about 10 us per split on this machine's Python), which a convolution pays on
+    every call.
+    """
+
+    def __init__(self, index: int):
+        self._go = threading.Lock()
+        self._go.acquire()
+        self._finished = threading.Lock()
+        self._finished.acquire()
+        self._task = None
+        self._part = 0
+        self._outcome = (False, None)
+        threading.Thread(target=self._serve, name=f"minicnn-split-{index}", daemon=True).start()
+
+    def start(self, task, part: int) -> None:
+        self._task, self._part = task, part
+        self._go.release()
+
+    def wait(self) -> tuple[bool, object]:
+        """``(failed, result or exception)`` of the part, once it has finished."""
+        self._finished.acquire()
+        outcome, self._outcome, self._task = self._outcome, (False, None), None
+        return outcome
+
+    def _serve(self) -> None:
+        while True:
+            self._go.acquire()
+            try:
+                self._outcome = (False, self._task(self._part))
+            except BaseException as error:  # handed to the caller, raised there
+                self._outcome = (True, error)
+            self._finished.release()
+
+
+_split_lock = threading.Lock()
+_helpers: list[_Helper] = []

@@ -28,6 +28,62 @@ def test_blas_threads_pins_inside_the_block_and_restores_after():
         assert blas_thread_counts() == before, "restored after an error too"
 
 
+def test_nested_blas_threads_blocks_leave_the_count_to_the_outermost():
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_thread_counts()
+        with blas_threads():
+            with blas_threads():
+                assert blas_thread_counts() == [1] * len(before)
+            assert blas_thread_counts() == [1] * len(before), \
+                "leaving an inner block must not restore the count under the outer one"
+            with pytest.raises(RuntimeError), blas_threads():
+                raise RuntimeError("boom")
+            assert blas_thread_counts() == [1] * len(before)
+        assert blas_thread_counts() == before, "the outermost block restores the count"
+
+
+def test_blas_threads_blocks_on_two_threads_restore_only_when_both_left():
+    # (threadpoolctl lets only one thread, the first to set them, change OpenBLAS's limits,
+    # so the main thread opens the first block here.)
+    def other_thread():
+        with blas_threads():
+            pass
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_thread_counts()
+        with blas_threads():
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            thread.join(10)
+            assert blas_thread_counts() == [1] * len(before), \
+                "a block ending on another thread must not unpin BLAS under this one"
+        assert blas_thread_counts() == before
+
+
+def test_run_split_raises_a_part_error_after_every_part_finished():
+    finished = []
+
+    def task(part):
+        if part == 1:
+            raise ValueError("part 1 failed")
+        finished.append(part)
+        return part
+
+    with pytest.raises(ValueError, match="part 1 failed"):
+        run_split(task, 3)
+    assert sorted(finished) == [0, 2], "the other parts still ran to the end"
+    assert run_split(lambda part: part, 3) == [0, 1, 2], "the helpers survive an error"
+
+    def first_fails(part):
+        if part == 0:
+            raise KeyError("part 0")
+        return part
+
+    with pytest.raises(KeyError):
+        run_split(first_fails, 2)
+    assert run_split(lambda part: part * 2, 2) == [0, 2]
+
+
 def test_run_split_runs_every_part_once_in_order_on_several_threads():
     seen_threads = set()
 

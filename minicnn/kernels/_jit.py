@@ -14,9 +14,11 @@ rely on; the loops here are memory-bound, so it would buy little anyway.
 
 from __future__ import annotations
 
+from minicnn.kernels._memory import keep_freed_memory
 from minicnn.threads import prepare_numba_threads
 
 prepare_numba_threads()  # before Numba starts its OpenMP threads
+keep_freed_memory()  # the kernels' arrays reuse freed memory (see minicnn.kernels._memory)
 
 import numba  # noqa: E402 - after the thread policy is in the environment
 

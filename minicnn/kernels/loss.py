@@ -96,6 +96,13 @@ def _cross_entropy_backward(name, grad_output, input, target, weight, ignore_ind
     if kept < 0:
         return reference._cross_entropy_backward(name, grad_output, input, target, weight,
                                                  ignore_index, reduction, label_smoothing)
+    if (reduction != "none" and 0 < kept == input.shape[0]
+            and isinstance(grad_output, np.ndarray) and grad_output.shape == ()
+            and grad_output.dtype == input.dtype):
+        # The training step's case: a scalar gradient of the mean or sum, no sample ignored.
+        # The same float32 operations as below, without the general case's Python work.
+        grad *= grad_output / input.dtype.type(kept) if reduction == "mean" else grad_output
+        return grad
     scale = reference._grad_scale(name, grad_output, reduction, (input.shape[0],), kept,
                                   input.dtype)
     with np.errstate(invalid="ignore"):  # an all-ignored mean scales by inf * 0: NaN, as torch

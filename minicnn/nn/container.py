@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Iterator
 
 from minicnn.kernels.switch import kernels_enabled
 from minicnn.nn.module import Module
+from minicnn.threads import blas_threads
 
 __all__ = ["Sequential"]
+
+
+def _kernel_blas():
+    """With the kernels on, BLAS pinned to one thread for a whole run of children (see
+    :class:`minicnn.threads.blas_threads`): each kernel pins it anyway, and one outer block
+    saves each of them the calls into the BLAS library. Off, a block that changes nothing."""
+    return blas_threads() if kernels_enabled() else contextlib.nullcontext()
 
 
 class Sequential(Module):
@@ -22,7 +31,9 @@ class Sequential(Module):
     With the fast kernels on (:func:`minicnn.use_kernels`), the runs ``Conv2d -> ReLU ->
     MaxPool2d(2)`` and ``Linear -> ReLU`` run as one fused kernel each, with the same results
     (see :mod:`minicnn.nn.fused`); a run whose children have hooks is not fused, so every
-    hook sees its own layer's input and output.
+    hook sees its own layer's input and output. BLAS then runs on one thread for the whole
+    forward and backward (the kernels' threads are the parallelism; see
+    :mod:`minicnn.threads`), also inside children that are not minicnn's.
     """
 
     def __init__(self, *args):
@@ -45,16 +56,18 @@ class Sequential(Module):
 
             modules = plan_steps(modules)
         self._steps = modules
-        for step in self._steps:
-            x = step(x)
+        with _kernel_blas():
+            for step in self._steps:
+                x = step(x)
         return x
 
     def backward(self, grad_output):
         steps = self.__dict__.get("_steps")
         if steps is None:  # no forward yet: each child raises its own "forward first" error
             steps = [module for module in self._modules.values() if module is not None]
-        for step in reversed(steps):
-            grad_output = step.backward(grad_output)
+        with _kernel_blas():
+            for step in reversed(steps):
+                grad_output = step.backward(grad_output)
         return grad_output
 
     def _index(self, idx: int) -> int:

@@ -107,7 +107,7 @@ class Conv2d(Module):
         With the fast kernels (the default) the batch is cut into chunks whose column
         matrix (``C_in*kH*kW`` rows, ``H_out*W_p`` columns per sample for stride 1, where
         ``W_p`` is the padded width, else ``H_out*W_out``) fits in
-        ``minicnn.kernels.conv.COLUMN_BUDGET_BYTES`` (512 KiB, one core's cache; a larger
+        ``minicnn.kernels.conv.COLUMN_BUDGET_BYTES`` (128 KiB, within a core's cache; a larger
         sample makes a chunk of its own), and no columns are kept: the backward rebuilds
         each chunk's. The layer's peak is then one chunk's columns and product per thread,
         plus the output, its gradient and the input gradient (each the size of an ordinary

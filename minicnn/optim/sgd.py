@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from minicnn.kernels import backend
 from minicnn.nn.parameter import Parameter
 from minicnn.optim.optimizer import Optimizer, check_non_negative
 
@@ -70,22 +71,11 @@ class SGD(Optimizer):
             )
 
     def _update_parameter(self, param: Parameter, grad: np.ndarray, group: dict) -> None:
-        # Python floats keep float32 arithmetic in float32 (NumPy treats them as weak scalars).
-        lr = float(group["lr"])
         momentum = float(group["momentum"])
-        weight_decay = float(group["weight_decay"])
-
-        if weight_decay != 0:
-            grad = grad + weight_decay * param.data
-        if momentum != 0:
-            state = self.state[param]
-            buffer = state.get("momentum_buffer")
-            if buffer is None:
-                # The first buffer is the gradient itself, undamped, as in PyTorch.
-                buffer = np.array(grad, copy=True)
-                state["momentum_buffer"] = buffer
-            else:
-                buffer *= momentum
-                buffer += (1 - float(group["dampening"])) * grad
-            grad = grad + momentum * buffer if group["nesterov"] else buffer
-        param.data -= lr * grad
+        state = self.state[param] if momentum != 0 else None
+        buffer = backend("optim").sgd_update(
+            param.data, grad, None if state is None else state.get("momentum_buffer"),
+            lr=float(group["lr"]), momentum=momentum, dampening=float(group["dampening"]),
+            weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]))
+        if state is not None:
+            state["momentum_buffer"] = buffer

@@ -92,6 +92,46 @@ def test_errors_are_the_reference_errors():
         kernels.conv2d_backward(np.zeros((1, 3, 2, 2), np.float32), x, weight[:, :, :3, :3])
 
 
+def _error_of(function, *args, **kwargs):
+    try:
+        function(*args, **kwargs)
+    except (TypeError, ValueError) as error:
+        return type(error), str(error)
+    return None
+
+
+@pytest.mark.parametrize("bad", [
+    {"stride": 1.0}, {"stride": True}, {"stride": (1, 0)}, {"groups": True}, {"groups": 1.0},
+    {"padding": 1.5}, {"dilation": (1.0, 1)}, {"x": "list"}, {"x": "float16"},
+    {"bias": "float64"}, {"bias": "shape"}, {"weight": "torch"},
+])
+def test_bad_arguments_still_raise_after_the_same_shapes_passed(bad):
+    # The kernels remember the checks of each call signature; a remembered good call must
+    # not let a look-alike bad one through (1.0 and True hash like 1).
+    x = np.zeros((2, 3, 6, 6), np.float32)
+    weight = np.zeros((4, 3, 3, 3), np.float32)
+    bias = np.zeros(4, np.float32)
+    good = {"stride": 1, "padding": 1, "dilation": 1, "groups": 1}
+    kernels.conv2d_forward(x, weight, bias, **good)  # remembered now
+    arrays = {"x": x, "weight": weight, "bias": bias}
+    replacements = {"list": x.tolist(), "float16": x.astype(np.float16),
+                    "float64": bias.astype(np.float64), "shape": np.zeros(5, np.float32),
+                    "torch": torch.zeros(4, 3, 3, 3)}
+    options = dict(good)
+    for name, value in bad.items():
+        if name in arrays:
+            arrays[name] = replacements[value]
+        else:
+            options[name] = value
+    expected = _error_of(reference.conv2d_forward, arrays["x"], arrays["weight"],
+                         arrays["bias"], **options)
+    assert expected is not None, f"the reference must refuse {bad}"
+    error_type, message = expected
+    with pytest.raises(error_type) as raised:
+        kernels.conv2d_forward(arrays["x"], arrays["weight"], arrays["bias"], **options)
+    assert str(raised.value) == message, "the kernels must raise the reference's error"
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("padding_mode", ["zeros", "reflect"])
 def test_first_layer_skips_its_input_gradient(dtype, padding_mode):

@@ -71,3 +71,21 @@ def test_out_of_range_target_raises_the_reference_error():
     with pytest.raises(ValueError, match="Target -1 is out of bounds"):
         kernels._cross_entropy_backward("ce", np.asarray(1.0, np.float32), logits,
                                         np.array([-1, 0]), None, -100, "mean", 0.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(samples=st.integers(1, 40), classes=st.integers(1, 12),
+       reduction=st.sampled_from(["mean", "sum"]),
+       dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**16))
+def test_the_training_steps_shortcut_gives_the_general_paths_bits(samples, classes, reduction,
+                                                                  dtype, seed):
+    # A 0-d grad_output of the logits' dtype with no ignored sample takes a shortcut; a
+    # Python float of the same value takes the general path: the same bits either way.
+    rng = np.random.default_rng(seed)
+    logits = (rng.standard_normal((samples, classes)) * 5).astype(dtype)
+    target = rng.integers(0, classes, samples)
+    args = (None, -100, reduction, 0.0)
+    shortcut = kernels._cross_entropy_backward("cross_entropy", np.asarray(1.5, dtype), logits,
+                                               target, *args)
+    general = kernels._cross_entropy_backward("cross_entropy", 1.5, logits, target, *args)
+    np.testing.assert_array_equal(shortcut, general)
