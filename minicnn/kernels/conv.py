@@ -495,12 +495,21 @@ def chunk_row_layout(shape, padded_rows):
 
 
 @helper
-def finish_backward_chunk(cols, grad_product, weight_rows, partial, input_grad, padded_rows,
-                          shape, grad_input):
+def finish_backward_chunk(cols, grad_product, grad_product_t, weight_rows, partial, input_grad,
+                          padded_rows, shape, grad_input):
     """A backward chunk once its ``grad_product`` is known: the weight-gradient share
     ``partial = cols @ grad_product.T`` and, if ``input_grad``, the columns' gradient
-    (written over ``cols``) col2im'd into ``grad_input``."""
-    np.dot(cols, grad_product.T, partial)
+    (written over ``cols``) col2im'd into ``grad_input``.
+
+    ``grad_product_t`` is ``grad_product.T`` as a C-contiguous copy, or an empty array when
+    the prologue wrote none. With it the weight-gradient product runs BLAS's no-transpose
+    kernel, which is much faster at some shapes: LeNet-5's second layer per sample, 5.5 us
+    against 8.8 us for ``cols @ grad_product.T`` (OpenBLAS's small-matrix kernels).
+    """
+    if grad_product_t.shape[0] > 0:
+        np.dot(cols, grad_product_t, partial)
+    else:
+        np.dot(cols, grad_product.T, partial)
     if input_grad:
         np.dot(weight_rows.T, grad_product, cols)
         col2im_chunk(cols, padded_rows, shape, grad_input)
@@ -556,8 +565,9 @@ def backward_part_from_nchw(x, weight_rows, padded_rows, shape, count, next_chun
         im2col_chunk(x[start:stop], padded_rows, shape, cols)
         nchw_to_columns(grad_output[start:stop], row_width, grad_product,
                         bias_partials[start:stop])
-        finish_backward_chunk(cols, grad_product, weight_rows, partials[index, 0], input_grad,
-                              padded_rows, shape, grad_input[start:stop])
+        finish_backward_chunk(cols, grad_product, grad_product[:0], weight_rows,
+                              partials[index, 0], input_grad, padded_rows, shape,
+                              grad_input[start:stop])
         index = take_chunk(next_chunk)
 
 
@@ -834,14 +844,17 @@ def column_scratch_sizes(height: int, out_channels: int, positions: int) -> tupl
 
 def conv_backward_chunks(x, weight, geometry: ConvGeometry, groups: int,
                          layout: ColumnLayout, prologue, input_grad: bool,
-                         part_kernel=None, prologue_arrays: tuple = ()):
+                         part_kernel=None, prologue_arrays: tuple = (),
+                         extra_scratch: tuple[int, ...] = ()):
     """The backward's chunk loop, shared by the plain and the fused convolution.
 
     With ``groups == 1`` and a ``part_kernel`` (:func:`backward_part_from_nchw` or its fused
     twin), each thread runs its chunks in one GIL-free call,
     ``part_kernel(x, weight_rows, padded_rows, shape, count, next_chunk, cols, grad_product,
     *prologue_arrays, bias_partials, partials, input_grad, grad_input)``, whose prologue
-    reads ``prologue_arrays``; otherwise each chunk is driven from Python as follows.
+    reads ``prologue_arrays`` (and which takes one more scratch buffer after ``grad_product``
+    for each per-sample size in ``extra_scratch``); otherwise each chunk is driven from
+    Python as follows.
 
     ``prologue(start, stop, grad_product, bias_partials)`` writes the gradient of the
     product for samples ``start:stop`` into ``grad_product (C_out, chunk*P)`` (in ``layout``,
@@ -877,7 +890,7 @@ def conv_backward_chunks(x, weight, geometry: ConvGeometry, groups: int,
                    shape_arguments(geometry, layout)),
                   (*prologue_arrays, bias_partials, partials, input_grad,
                    no_grad_input if grad_input is None else grad_input),
-                  scratch_sizes, x.dtype)
+                  scratch_sizes + tuple(extra_scratch), x.dtype)
         return _summed_gradients(x, weight, groups, grad_input, partials, bias_partials)
 
     def task(index, start, stop, cols_buffer, grad_product_buffer):

@@ -54,6 +54,11 @@ def assert_state_equal(ours, theirs: torch.nn.Module) -> None:
         if key == "num_batches_tracked":
             assert value.dtype == np.int64 and value.shape == ()
             assert int(value) == int(their_state[key]), "num_batches_tracked differs"
+        elif key.startswith("running_"):
+            # Means of inputs of order 1 (drawn as 2*N(0,1) + 0.5): their rounding is relative
+            # to 1, not to a mean that cancels to near 0 (seen: 7.37e-4, off by 3e-8).
+            expected = their_state[key].numpy()
+            assert_close(value, expected, key, scale=max(1.0, float(np.abs(expected).max())))
         else:
             assert_close(value, their_state[key], key)
 
