@@ -230,3 +230,16 @@ class _Helper:
 
 _split_lock = threading.Lock()
 _helpers: list[_Helper] = []
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has only the thread that forked: forget the parent's helpers (their
+    threads do not exist here; new ones start on demand) and any lock held at the fork."""
+    global _split_lock, _kernel_lock
+    _helpers.clear()
+    _split_lock = threading.Lock()
+    _kernel_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -113,3 +113,21 @@ def test_numba_threads_wait_passively_unless_the_environment_chose(preset, expec
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_run_split_works_in_a_forked_child():
+    # The child has none of the parent's helper threads: it must start its own, not wait
+    # forever on the parent's.
+    assert run_split(lambda part: part, 2) == [0, 1]  # the parent's helper exists now
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave without running pytest's exit handlers
+        try:
+            ok = run_split(lambda part: part + 1, 3) == [1, 2, 3]
+        finally:
+            os.write(write_end, b"ok" if ok else b"bad")
+            os._exit(0)
+    os.close(write_end)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read_end, 8) == b"ok" and status == 0

@@ -25,6 +25,7 @@ from minicnn.kernels._jit import kernel
 from minicnn.kernels.conv import (
     ColumnLayout,
     ConvGeometry,
+    add_to_chunk_tree,
     chunk_row_layout,
     chunk_views,
     column_layout,
@@ -177,8 +178,8 @@ def forward_part_to_pooled(x, weight_rows, padded_rows, shape, count, next_chunk
 @kernel
 def backward_part_from_pooled(x, weight_rows, padded_rows, shape, count, next_chunk,
                               cols_buffer, grad_product_buffer, grad_product_t_buffer,
-                              grad_pooled, winners, bias_partials, partials, input_grad,
-                              grad_input):
+                              grad_pooled, winners, bias_partials, partials, bias_sums,
+                              arrivals, input_grad, grad_input):
     """The fused backward's chunks this thread takes, in one GIL-free call, as
     :func:`minicnn.kernels.conv.backward_part_from_nchw` with
     :func:`maxpool2x2_relu_grad` as the prologue (which also writes the transposed
@@ -203,6 +204,8 @@ def backward_part_from_pooled(x, weight_rows, padded_rows, shape, count, next_ch
         finish_backward_chunk(cols, grad_product, grad_product_t, weight_rows,
                               partials[index, 0], input_grad, padded_rows, shape,
                               grad_input[start:stop])
+        add_to_chunk_tree(index, count, start, stop, partials, bias_partials, bias_sums,
+                          arrivals)
         index = take_chunk(next_chunk)
 
 

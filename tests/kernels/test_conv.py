@@ -199,8 +199,8 @@ def run_forward_backward(case):
 @given(conv_cases())
 def test_same_bits_on_any_number_of_threads_and_every_run(case):
     """Chunks of one sample, run on 1 and 3 threads (taking chunks in whatever order the
-    threads get to them), and again: the weight gradient's per-chunk shares are summed in
-    chunk order, so every result must be bit-for-bit the same."""
+    threads get to them), and again: the weight gradient's per-chunk shares are summed along
+    a tree fixed by the chunk count, so every result must be bit-for-bit the same."""
     results = []
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(kernels, "SPLIT_WORK", 0)

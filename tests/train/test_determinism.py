@@ -4,8 +4,8 @@ Where the order of a floating-point sum could depend on threads (README, "Determ
 
 * each convolution cuts its batch into chunks planned from the shapes alone, never from the
   thread count (``minicnn.kernels.conv``); threads take chunks as they come, each chunk's share
-  of the weight and bias gradients is kept apart and the shares are added in chunk order, so
-  every thread count sums the same way;
+  of the weight and bias gradients is kept apart and the shares are added along a tree fixed
+  by the chunk count, so every thread count sums the same way;
 * every Numba ``prange`` loop gives each iteration its own output plane, so no two threads
   add into one value;
 * BLAS runs single-threaded inside the kernels.
