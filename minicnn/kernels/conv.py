@@ -704,15 +704,18 @@ def plan_chunks(batch: int, positions: int, geometry: ConvGeometry, in_channels:
     :data:`SPLIT_WORK` multiply-adds runs on the calling thread alone. Plans are remembered
     per shape and thread count.
     """
-    return _plan_chunks(batch, positions, geometry, in_channels, out_channels, itemsize,
-                        get_num_threads(), COLUMN_BUDGET_BYTES, SPLIT_WORK)
+    # The remembered plans are keyed on plain integers: hashing the geometry's nested
+    # tuples on every call cost more than the plan itself.
+    return _plan_chunks(batch, positions, geometry.kernel[0] * geometry.kernel[1],
+                        in_channels, out_channels, itemsize, get_num_threads(),
+                        COLUMN_BUDGET_BYTES, SPLIT_WORK)
 
 
 @functools.lru_cache(maxsize=1024)
-def _plan_chunks(batch: int, positions: int, geometry: ConvGeometry, in_channels: int,
+def _plan_chunks(batch: int, positions: int, kernel_area: int, in_channels: int,
                  out_channels: int, itemsize: int, threads: int, budget: int,
                  split_work: int) -> ChunkPlan:
-    row_bytes = in_channels * geometry.kernel[0] * geometry.kernel[1] * itemsize
+    row_bytes = in_channels * kernel_area * itemsize
     per_sample = max(positions * row_bytes, 1)
     chunk = max(1, min(batch, budget // per_sample))
     count = -(-batch // chunk)
