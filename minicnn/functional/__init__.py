@@ -1,7 +1,8 @@
 """The maths of every layer as pure functions on arrays: the readable NumPy reference.
 
 Each forward function has ``torch.nn.functional``'s signature and returns the output; its
-``*_backward`` twin returns the gradients. The layers in :mod:`minicnn.nn` call these.
+``*_backward`` twin returns the gradients. The layers in :mod:`minicnn.nn` call these, and
+the optimisers in :mod:`minicnn.optim` call :func:`sgd_update` (one parameter's SGD step).
 """
 
 from minicnn.functional.activation import (
@@ -41,6 +42,7 @@ from minicnn.functional.loss import (
     nll_loss_backward,
 )
 from minicnn.functional.normalization import batch_norm, batch_norm_backward
+from minicnn.functional.optim import sgd_update
 from minicnn.functional.pooling import (
     avg_pool2d,
     avg_pool2d_backward,
@@ -81,6 +83,7 @@ __all__ = [
     "pad2d_backward",
     "relu",
     "relu_backward",
+    "sgd_update",
     "sigmoid",
     "sigmoid_backward",
     "softmax",
