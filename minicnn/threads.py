@@ -11,11 +11,12 @@ The policy, measured on a 2-core machine (see ``benchmarks/RESULTS.md``):
   Pinning only *inside* the kernels leaves the rest of the process (and the NumPy reference,
   :func:`minicnn.use_kernels(False) <minicnn.use_kernels>`) with the thread count it chose.
 * A convolution (:mod:`minicnn.kernels.conv`) cuts its batch into cache-sized chunks and
-  runs them on ``n`` Python threads at once (:func:`run_split`), each thread making one
-  GIL-free Numba call that takes the next chunk left through im2col, its product
-  (single-threaded BLAS, called from Numba) and its epilogue. No OpenMP region runs inside
-  a convolution, so neither pool spins against the other; the helper threads sleep on a
-  lock between calls (waking one costs tens of microseconds here, paid once per call).
+  runs them on ``n`` Python threads at once (:func:`minicnn.kernels.split.run_split`), each
+  thread making one GIL-free Numba call that takes the next chunk left through im2col, its
+  product (single-threaded BLAS, called from Numba) and its epilogue. No OpenMP region runs
+  inside a convolution, so neither pool spins against the other; between calls the helper
+  threads spin for up to 150 us while the machine has a core to spare, then sleep on a lock
+  (see :mod:`minicnn.kernels.split`).
 * Numba's OpenMP threads wait *passively* (they sleep between parallel loops instead of
   spinning): :func:`prepare_numba_threads` sets ``OMP_WAIT_POLICY=PASSIVE`` before Numba
   starts its thread pool, unless the environment already chose. Spinning threads win a few
@@ -36,7 +37,6 @@ __all__ = [
     "forget_blas_libraries",
     "get_num_threads",
     "prepare_numba_threads",
-    "run_split",
     "set_num_threads",
 ]
 
@@ -165,79 +165,10 @@ def _restore_blas_threads(previous: list[int] | None) -> None:
             library.set_num_threads(count)
 
 
-def run_split(task, parts: int) -> list:
-    """``[task(0), task(1), ..., task(parts - 1)]``, run on ``parts`` threads at once.
-
-    Part 0 runs on the calling thread, the others on helper threads; each ``task(part)``
-    must handle its own slice of the work and write nowhere another part writes. An error
-    in any part is raised here once every part has finished.
-    """
-    if parts <= 1:
-        return [task(0)]
-    with _split_lock:  # one split at a time: the helpers serve one caller
-        while len(_helpers) < parts - 1:
-            _helpers.append(_Helper(len(_helpers) + 1))
-        helpers = _helpers[: parts - 1]
-        for part, helper in enumerate(helpers, start=1):
-            helper.start(task, part)
-        try:
-            first = task(0)
-        finally:
-            outcomes = [helper.wait() for helper in helpers]
-    for failed, value in outcomes:
-        if failed:
-            raise value
-    return [first, *(value for _, value in outcomes)]
-
-
-class _Helper:
-    """A helper thread of :func:`run_split`, asleep on a lock until it is given a part.
-
-    Two plain locks hand the part over and back: cheaper than a ThreadPoolExecutor's futures
-    and queue (about 10 us per split on this machine's Python), which a convolution pays on
-    every call.
-    """
-
-    def __init__(self, index: int):
-        self._go = threading.Lock()
-        self._go.acquire()
-        self._finished = threading.Lock()
-        self._finished.acquire()
-        self._task = None
-        self._part = 0
-        self._outcome = (False, None)
-        threading.Thread(target=self._serve, name=f"minicnn-split-{index}", daemon=True).start()
-
-    def start(self, task, part: int) -> None:
-        self._task, self._part = task, part
-        self._go.release()
-
-    def wait(self) -> tuple[bool, object]:
-        """``(failed, result or exception)`` of the part, once it has finished."""
-        self._finished.acquire()
-        outcome, self._outcome, self._task = self._outcome, (False, None), None
-        return outcome
-
-    def _serve(self) -> None:
-        while True:
-            self._go.acquire()
-            try:
-                self._outcome = (False, self._task(self._part))
-            except BaseException as error:  # handed to the caller, raised there
-                self._outcome = (True, error)
-            self._finished.release()
-
-
-_split_lock = threading.Lock()
-_helpers: list[_Helper] = []
-
-
 def _after_fork_in_child() -> None:
-    """A forked child has only the thread that forked: forget the parent's helpers (their
-    threads do not exist here; new ones start on demand) and any lock held at the fork."""
-    global _split_lock, _kernel_lock
-    _helpers.clear()
-    _split_lock = threading.Lock()
+    """A forked child has only the thread that forked: a lock another thread held at the
+    fork would stay held."""
+    global _kernel_lock
     _kernel_lock = threading.Lock()
 
 

@@ -10,7 +10,7 @@ import threading
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from minicnn.threads import blas_threads, run_split, set_num_threads
+from minicnn.threads import blas_threads, set_num_threads
 
 
 def blas_thread_counts() -> list[int]:
@@ -60,43 +60,6 @@ def test_blas_threads_blocks_on_two_threads_restore_only_when_both_left():
         assert blas_thread_counts() == before
 
 
-def test_run_split_raises_a_part_error_after_every_part_finished():
-    finished = []
-
-    def task(part):
-        if part == 1:
-            raise ValueError("part 1 failed")
-        finished.append(part)
-        return part
-
-    with pytest.raises(ValueError, match="part 1 failed"):
-        run_split(task, 3)
-    assert sorted(finished) == [0, 2], "the other parts still ran to the end"
-    assert run_split(lambda part: part, 3) == [0, 1, 2], "the helpers survive an error"
-
-    def first_fails(part):
-        if part == 0:
-            raise KeyError("part 0")
-        return part
-
-    with pytest.raises(KeyError):
-        run_split(first_fails, 2)
-    assert run_split(lambda part: part * 2, 2) == [0, 2]
-
-
-def test_run_split_runs_every_part_once_in_order_on_several_threads():
-    seen_threads = set()
-
-    def task(part):
-        seen_threads.add(threading.get_ident())
-        return part * 10
-
-    assert run_split(task, 1) == [0]
-    assert run_split(task, 3) == [0, 10, 20], "results must come back in part order"
-    assert threading.get_ident() in seen_threads, "part 0 runs on the calling thread"
-    assert len(seen_threads) >= 2, "the other parts run on helper threads"
-
-
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
 def test_set_num_threads_refuses_bad_counts(bad):
     with pytest.raises(ValueError, match="set_num_threads: expected a positive thread count"):
@@ -113,21 +76,3 @@ def test_numba_threads_wait_passively_unless_the_environment_chose(preset, expec
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == expected
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_run_split_works_in_a_forked_child():
-    # The child has none of the parent's helper threads: it must start its own, not wait
-    # forever on the parent's.
-    assert run_split(lambda part: part, 2) == [0, 1]  # the parent's helper exists now
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report and leave without running pytest's exit handlers
-        try:
-            ok = run_split(lambda part: part + 1, 3) == [1, 2, 3]
-        finally:
-            os.write(write_end, b"ok" if ok else b"bad")
-            os._exit(0)
-    os.close(write_end)
-    _, status = os.waitpid(pid, 0)
-    assert os.read(read_end, 8) == b"ok" and status == 0

@@ -24,7 +24,7 @@ laid out for speed rather than for reading:
   much; layers whose single sample exceeds the budget (64->64 channels on 16x16) are
   unchanged.
 * **Threads.** Chunks are shared between :func:`minicnn.threads.get_num_threads` Python
-  threads (:func:`minicnn.threads.run_split`). Without groups, each thread makes ONE call
+  threads (:func:`minicnn.kernels.split.run_split`). Without groups, each thread makes ONE call
   into Numba (:func:`forward_part_to_nchw`, :func:`backward_part_from_nchw` and their fused
   twins) that takes chunk after chunk from a shared atomic counter (:func:`take_chunk`)
   and runs im2col, the product (``np.dot`` inside Numba: SciPy's single-threaded BLAS) and
@@ -65,7 +65,8 @@ from minicnn.functional.conv import (
     conv2d_padding_sides,
 )
 from minicnn.kernels._jit import helper, kernel
-from minicnn.threads import blas_threads, forget_blas_libraries, get_num_threads, run_split
+from minicnn.kernels.split import run_split
+from minicnn.threads import blas_threads, forget_blas_libraries, get_num_threads
 
 # Numba's np.dot (the products inside the pipeline kernels below) calls BLAS through SciPy's
 # Cython bindings (scipy.linalg.cython_blas, imported above), i.e. SciPy's own OpenBLAS:
