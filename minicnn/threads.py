@@ -15,7 +15,7 @@ The policy, measured on a 2-core machine (see ``benchmarks/RESULTS.md``):
   thread making one GIL-free Numba call that takes the next chunk left through im2col, its
   product (single-threaded BLAS, called from Numba) and its epilogue. No OpenMP region runs
   inside a convolution, so neither pool spins against the other; between calls the helper
-  threads spin for up to 150 us while the machine has a core to spare, then sleep on a lock
+  threads spin for up to 0.8 ms while the machine has a core to spare, then sleep on a lock
   (see :mod:`minicnn.kernels.split`).
 * Numba's OpenMP threads wait *passively* (they sleep between parallel loops instead of
   spinning): :func:`prepare_numba_threads` sets ``OMP_WAIT_POLICY=PASSIVE`` before Numba

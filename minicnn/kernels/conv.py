@@ -65,7 +65,7 @@ from minicnn.functional.conv import (
     conv2d_padding_sides,
 )
 from minicnn.kernels._jit import helper, kernel
-from minicnn.kernels.split import run_split
+from minicnn.kernels.split import post_all, run_split
 from minicnn.threads import blas_threads, forget_blas_libraries, get_num_threads
 
 # Numba's np.dot (the products inside the pipeline kernels below) calls BLAS through SciPy's
@@ -572,10 +572,12 @@ def chunk_views(batch, count, index, positions, cols_buffer, height, product_buf
 
 
 @kernel
-def forward_part_to_nchw(x, weight_rows, padded_rows, shape, count, next_chunk, cols_buffer,
-                         product_buffer, bias, output):
+def forward_part_to_nchw(x, weight_rows, padded_rows, shape, count, next_chunk, helper_words,
+                         cols_buffer, product_buffer, bias, output):
     """The forward's chunks this thread takes (:func:`take_chunk`): im2col,
-    ``weight_rows @ cols``, then :func:`columns_to_nchw` into ``output`` (groups == 1)."""
+    ``weight_rows @ cols``, then :func:`columns_to_nchw` into ``output`` (groups == 1).
+    The caller's part first starts the helpers' (``helper_words``, see :func:`run_parts`)."""
+    post_all(helper_words)
     batch = x.shape[0]
     out_channels, height = weight_rows.shape
     row_width, positions = chunk_row_layout(shape, padded_rows)
@@ -591,13 +593,16 @@ def forward_part_to_nchw(x, weight_rows, padded_rows, shape, count, next_chunk, 
 
 @kernel
 def backward_part_from_nchw(x, weight_rows, padded_rows, shape, count, next_chunk,
-                            cols_buffer, grad_product_buffer, grad_output, bias_partials,
-                            partials, bias_sums, arrivals, input_grad, grad_input):
+                            helper_words, cols_buffer, grad_product_buffer, grad_output,
+                            bias_partials, partials, bias_sums, arrivals, input_grad,
+                            grad_input):
     """The backward's chunks this thread takes (groups == 1): rebuild the columns,
     :func:`nchw_to_columns` the output gradient, the chunk's weight-gradient share
     ``partials[index, 0] = cols @ grad_product.T`` (folded into the others' by
     :func:`add_to_chunk_tree`) and, if ``input_grad``, the columns' gradient (written over
-    them) col2im'd into ``grad_input``."""
+    them) col2im'd into ``grad_input``. The caller's part first starts the helpers'
+    (``helper_words``, see :func:`run_parts`)."""
+    post_all(helper_words)
     batch = x.shape[0]
     out_channels, height = weight_rows.shape
     row_width, positions = chunk_row_layout(shape, padded_rows)
@@ -803,19 +808,21 @@ def shape_arguments(geometry: ConvGeometry, layout: ColumnLayout) -> tuple[int, 
 
 def run_parts(plan: ChunkPlan, part_kernel, leading: tuple, trailing: tuple,
               scratch_sizes: tuple[int, ...], dtype) -> None:
-    """``part_kernel(*leading, count, next_chunk, *scratch, *trailing)`` on ``plan.parts``
-    threads, one GIL-free call each; the threads take chunks through the shared counter
-    ``next_chunk`` (:func:`take_chunk`). Scratch as in :func:`for_each_chunk`; BLAS runs
-    single-threaded inside."""
+    """``part_kernel(*leading, count, next_chunk, helper_words, *scratch, *trailing)`` on
+    ``plan.parts`` threads, one GIL-free call each; the threads take chunks through the
+    shared counter ``next_chunk`` (:func:`take_chunk`). The calling thread's call gets the
+    helpers' ``helper_words`` and starts their calls from inside Numba
+    (:func:`minicnn.kernels.split.post_all`, so they find the GIL free); theirs get an empty
+    array. Scratch as in :func:`for_each_chunk`; BLAS runs single-threaded inside."""
     sizes = tuple(size * plan.chunk for size in scratch_sizes)
     next_chunk = np.zeros(1, dtype=np.int64)
 
-    def run_part(part: int) -> None:
+    def run_part(part: int, helper_words: np.ndarray) -> None:
         scratch = scratch_buffers(sizes, dtype)
-        part_kernel(*leading, plan.count, next_chunk, *scratch, *trailing)
+        part_kernel(*leading, plan.count, next_chunk, helper_words, *scratch, *trailing)
 
     with blas_threads():
-        run_split(run_part, plan.parts)
+        run_split(run_part, plan.parts, post_from_task=True)
 
 
 def conv_forward_chunks(x, weight, geometry: ConvGeometry, groups: int,

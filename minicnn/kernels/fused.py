@@ -40,6 +40,7 @@ from minicnn.kernels.conv import (
     shape_arguments,
     take_chunk,
 )
+from minicnn.kernels.split import post_all
 from minicnn.threads import blas_threads
 
 __all__ = [
@@ -157,10 +158,11 @@ def maxpool2x2_relu_grad(grad_pooled, winners, out_h, row_width, grad_product,
 
 @kernel
 def forward_part_to_pooled(x, weight_rows, padded_rows, shape, count, next_chunk,
-                           cols_buffer, product_buffer, bias, pooled, winners):
+                           helper_words, cols_buffer, product_buffer, bias, pooled, winners):
     """The fused forward's chunks this thread takes, in one GIL-free call: im2col,
     ``weight_rows @ cols`` and :func:`bias_relu_maxpool2x2` (see
     :func:`minicnn.kernels.conv.forward_part_to_nchw`)."""
+    post_all(helper_words)
     batch = x.shape[0]
     out_channels, height = weight_rows.shape
     row_width, positions = chunk_row_layout(shape, padded_rows)
@@ -177,13 +179,14 @@ def forward_part_to_pooled(x, weight_rows, padded_rows, shape, count, next_chunk
 
 @kernel
 def backward_part_from_pooled(x, weight_rows, padded_rows, shape, count, next_chunk,
-                              cols_buffer, grad_product_buffer, grad_product_t_buffer,
-                              grad_pooled, winners, bias_partials, partials, bias_sums,
-                              arrivals, input_grad, grad_input):
+                              helper_words, cols_buffer, grad_product_buffer,
+                              grad_product_t_buffer, grad_pooled, winners, bias_partials,
+                              partials, bias_sums, arrivals, input_grad, grad_input):
     """The fused backward's chunks this thread takes, in one GIL-free call, as
     :func:`minicnn.kernels.conv.backward_part_from_nchw` with
     :func:`maxpool2x2_relu_grad` as the prologue (which also writes the transposed
     gradient into ``grad_product_t_buffer``)."""
+    post_all(helper_words)
     batch = x.shape[0]
     out_channels, height = weight_rows.shape
     row_width, positions = chunk_row_layout(shape, padded_rows)

@@ -7,7 +7,8 @@ the caller when the helper finishes. On this project's 2-core virtual machines e
 costs 15-25 us (the sleeping core must be woken by the hypervisor), four convolution calls a
 LeNet-5 step: about 0.2 ms of a 2.9 ms step.
 
-So the threads *spin* before they sleep, as OpenMP runtimes do:
+So the threads *spin* before they sleep, as OpenMP runtimes do (libgomp's default is
+300,000 spins):
 
 * a helper that has finished its part watches a shared word for the next one for up to
   :data:`HELPER_SPIN_SECONDS`; the caller posts a part by flipping that word (an atomic
@@ -21,8 +22,11 @@ Both loops run inside Numba without the GIL, with the CPU's ``pause`` between lo
 only while the machine has a core to spare: spinning on a machine whose cores are all busy
 steals the time slice of the thread that has the work (two LeNet-5 trainings side by side
 on 2 cores: 4.5 ms per step without spinning, 5.1 with 150 us spins, 10.8 with 1 ms spins).
-:func:`spinning_allowed` counts the threads ready to run, four times a second. Measured on
-an idle 2-core machine, a LeNet-5 step at batch 64 went from 2.97 to 2.81-2.87 ms.
+:func:`spinning_allowed` counts the threads ready to run, four times a second, and one busy
+look stops the spinning for a second. The caller also starts the helpers from inside its own
+part kernel (:func:`post_all`), once it has let go of the GIL. Measured on an idle 2-core
+machine, a LeNet-5 step at batch 64 went from 2.87-3.0 ms to 2.62-2.69 ms; two trainings
+side by side run as without spinning (4.5 ms).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from minicnn.kernels._jit import kernel
+from minicnn.kernels._jit import helper, kernel
 
 __all__ = [
     "CALLER_SPIN_SECONDS",
@@ -46,9 +50,11 @@ __all__ = [
     "spinning_allowed",
 ]
 
-HELPER_SPIN_SECONDS = 150e-6
-"""How long a helper watches for its next part before it sleeps: the gaps between a LeNet-5
-step's convolution calls are 50-100 us, except the classifier's 0.5 ms."""
+HELPER_SPIN_SECONDS = 800e-6
+"""How long a helper watches for its next part before it sleeps: long enough to span every
+gap between a LeNet-5 step's convolution calls (50-100 us; the classifier and the loss, about
+0.5 ms; the optimiser step and the next batch, about 0.2 ms). Measured at batch 64: 2.62-2.69
+ms per step with 800 us, 2.76-2.87 with 150 us, 2.87-3.0 without spinning."""
 
 CALLER_SPIN_SECONDS = 50e-6
 """How long the caller, done with its own part, watches for the helpers to finish theirs
@@ -133,6 +139,21 @@ def finish_and_watch(words, spins):
 def post(words):
     """Post a part to a watching helper; ``False`` if it is asleep (then wake it)."""
     return compare_and_swap(words, 0, SPINNING, POSTED) == SPINNING
+
+
+@helper
+def post_all(helper_words):
+    """Post a part to every helper of ``helper_words`` (rows ``1:``; row 0 is set to
+    ``[1, 0]`` to record that the posts were made). The caller's part kernel calls this as
+    its first step, after the GIL is released, so a helper that sees the post finds the GIL
+    free (posted from Python, the helper would wake into a GIL the caller still holds and
+    wait for it the slow way). A helper that went to sleep meanwhile is left alone: its row
+    still reads ``SLEEPING`` afterwards, and :func:`run_split` wakes it."""
+    if helper_words.shape[0] == 0:
+        return
+    helper_words[0, 0] = 1
+    for row in range(1, helper_words.shape[0]):
+        compare_and_swap(helper_words[row], 0, SPINNING, POSTED)
 
 
 @kernel
@@ -222,8 +243,9 @@ class _Helper:
     helper releases ``_finished`` after every part, so the caller can always block on it.
     """
 
-    def __init__(self, index: int):
-        self.words = np.array([SLEEPING, 0], dtype=np.int64)
+    def __init__(self, index: int, words: np.ndarray):
+        self.words = words  # its row of _WORDS (never moves: the helper watches it)
+        self.words[:] = (SLEEPING, 0)
         self.posted = 0  # parts posted so far (the caller's count; words[1] is the helper's)
         self._go = threading.Lock()
         self._go.acquire()
@@ -235,12 +257,21 @@ class _Helper:
         self._outcome = (False, None)
         threading.Thread(target=self._serve, name=f"minicnn-split-{index}", daemon=True).start()
 
-    def start(self, task, part: int, spins: int) -> None:
+    def start(self, task, part: int, spins: int, defer: bool = False) -> None:
+        """Hand over ``task(part)``: post it to a watching helper (with ``defer``, the
+        caller's part kernel does, see :func:`post_all`), or wake an asleep one."""
         self._task, self._part, self._spins = task, part, spins
         self.posted += 1
-        if not post(self.words):  # asleep: mark the part posted, then wake it
-            self.words[0] = POSTED
-            self._go.release()
+        if defer:
+            return
+        if not post(self.words):
+            self.wake()
+
+    def wake(self) -> None:
+        """Post the part to a helper that is asleep on its lock (or about to be: its word
+        reads ``SLEEPING``, which only the caller changes back)."""
+        self.words[0] = POSTED
+        self._go.release()
 
     def wait(self, spins: int) -> tuple[bool, object]:
         """``(failed, result or exception)`` of the part, once it has finished."""
@@ -262,37 +293,69 @@ class _Helper:
                 self._go.acquire()
 
 
+MAX_HELPERS = 255
+_WORDS = np.zeros((MAX_HELPERS + 1, 2), dtype=np.int64)
+"""Row 0: :func:`post_all`'s record; row ``i``: helper ``i``'s task word and parts done (a
+helper watches its row, so the array never moves)."""
+_NO_WORDS = _WORDS[:0]
 _split_lock = threading.Lock()
 _helpers: list[_Helper] = []
 
 
-def run_split(task, parts: int) -> list:
+def run_split(task, parts: int, post_from_task: bool = False) -> list:
     """``[task(0), task(1), ..., task(parts - 1)]``, run on ``parts`` threads at once.
 
     Part 0 runs on the calling thread, the others on helper threads; each ``task(part)``
     must handle its own slice of the work and write nowhere another part writes, and must not
     call :func:`run_split` itself. An error in any part is raised here once every part has
     finished.
+
+    With ``post_from_task``, each task is called as ``task(part, helper_words)``, and part 0
+    must pass ``helper_words`` (an int64 array; empty for the other parts) to
+    :func:`post_all` as the first step of its GIL-free work: the helpers, all watching, are
+    told to start only once the caller has let go of the GIL. (If some helper is asleep, all
+    are started from here and ``helper_words`` is empty.)
     """
     if parts <= 1:
-        return [task(0)]
+        return [task(0, _NO_WORDS) if post_from_task else task(0)]
+    if parts - 1 > MAX_HELPERS:
+        raise ValueError(f"run_split: at most {MAX_HELPERS + 1} parts, got {parts}")
     spinning = spinning_allowed()
     helper_spins = _looks(HELPER_SPIN_SECONDS) if spinning else 0
     caller_spins = _looks(CALLER_SPIN_SECONDS) if spinning else 0
     with _split_lock:  # one split at a time: the helpers serve one caller
         while len(_helpers) < parts - 1:
-            _helpers.append(_Helper(len(_helpers) + 1))
+            _helpers.append(_Helper(len(_helpers) + 1, _WORDS[len(_helpers) + 1]))
         helpers = _helpers[: parts - 1]
-        for part, helper in enumerate(helpers, start=1):
-            helper.start(task, part, helper_spins)
+        defer = post_from_task and all(worker.words[0] == SPINNING for worker in helpers)
+        for part, worker in enumerate(helpers, start=1):
+            helper_task = (lambda part: task(part, _NO_WORDS)) if post_from_task else task
+            worker.start(helper_task, part, helper_spins, defer)
+        words = _WORDS[: parts] if defer else _NO_WORDS
+        words[:1] = 0
         try:
-            first = task(0)
+            first = task(0, words) if post_from_task else task(0)
         finally:
-            outcomes = [helper.wait(caller_spins) for helper in helpers]
+            if defer:
+                _post_missed(helpers, posts_made=bool(words[0, 0]))
+            outcomes = [worker.wait(caller_spins) for worker in helpers]
     for failed, value in outcomes:
         if failed:
             raise value
     return [first, *(value for _, value in outcomes)]
+
+
+def _post_missed(helpers: list[_Helper], posts_made: bool) -> None:
+    """After a deferred post: start the helpers it did not reach. If part 0 never got to
+    :func:`post_all` (it failed first), none was reached; else only those that had gone to
+    sleep before the post and have not finished a part since (a helper counts a part done
+    before it watches, so one that finished and then fell asleep is not started twice)."""
+    for worker in helpers:
+        if not posts_made:
+            if not post(worker.words):
+                worker.wake()
+        elif worker.words[0] == SLEEPING and worker.words[1] < worker.posted:
+            worker.wake()
 
 
 def _after_fork_in_child() -> None:

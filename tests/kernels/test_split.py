@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import threading
 
+import numba
 import pytest
 
 from minicnn.kernels import split
-from minicnn.kernels.split import run_split
+from minicnn.kernels.split import post_all, run_split
 
 
 @pytest.fixture(params=["spinning", "sleeping"])
@@ -106,3 +107,37 @@ def test_run_split_works_in_a_forked_child(hand_off):
     os.close(write_end)
     _, status = os.waitpid(pid, 0)
     assert os.read(read_end, 8) == b"ok" and status == 0
+
+
+@numba.njit(nogil=True)
+def _post_then_return(helper_words, value):
+    post_all(helper_words)
+    return value
+
+
+def test_helpers_started_from_the_callers_kernel(hand_off):
+    # The caller's part posts to the watching helpers from inside Numba; many rounds, so
+    # helpers are caught watching, asleep, and in between.
+    def task(part, helper_words):
+        return _post_then_return(helper_words, part * 7)
+
+    for _ in range(300):
+        assert run_split(task, 3, post_from_task=True) == [0, 7, 14]
+
+
+def test_helpers_start_even_if_the_caller_fails_before_posting(hand_off):
+    ran = []
+
+    def task(part, helper_words):
+        if part == 0:
+            raise RuntimeError("part 0 failed before its kernel")
+        ran.append(part)
+        return part
+
+    for _ in range(20):
+        with pytest.raises(RuntimeError, match="before its kernel"):
+            run_split(task, 3, post_from_task=True)
+    assert sorted(ran) == sorted([1, 2] * 20), \
+        "every helper part ran once per split, though part 0 never posted"
+    assert run_split(lambda part, words: _post_then_return(words, part), 3,
+                     post_from_task=True) == [0, 1, 2]
