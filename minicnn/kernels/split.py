@@ -46,6 +46,7 @@ from minicnn.kernels._jit import helper, kernel
 __all__ = [
     "CALLER_SPIN_SECONDS",
     "HELPER_SPIN_SECONDS",
+    "post_all",
     "run_split",
     "spinning_allowed",
 ]
