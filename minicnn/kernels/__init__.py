@@ -14,6 +14,10 @@ PyTorch):
 ``fused``           Conv2d -> ReLU -> MaxPool2d(2) and Linear -> ReLU in one pass each
 ==================  ==========================================================================
 
+Beside them, with no twin: ``split`` hands a convolution's parts to helper threads (which spin
+briefly between calls while a core is spare), ``_memory`` has glibc keep freed memory for the
+next step's arrays, and ``_jit`` configures Numba.
+
 Layers pick their implementation at call time with :func:`backend`, which follows the single
 switch :func:`use_kernels` (or ``MINICNN_KERNELS=0`` in the environment). Numba itself is
 imported only when a kernel module is first used, so ``import minicnn`` stays fast.
