@@ -745,9 +745,10 @@ def scratch_buffers(sizes: tuple[int, ...], dtype, pool: str = "chunk") -> list[
     A fresh half-megabyte ``np.empty`` per call is memory the system maps and zeroes page by
     page on first touch (and unmaps when freed); reusing the buffers made LeNet's second
     convolution's backward 2-3x faster. A thread runs one chunk at a time, so its ``"chunk"``
-    buffers are never in use twice; a convolution's calling thread also keeps the per-chunk
-    weight-gradient shares in its ``"partials"`` pool. Buffers grow to the largest size seen,
-    up to :data:`SCRATCH_KEPT_BYTES` each.
+    buffers are never in use twice; a convolution's calling thread also keeps the backward's
+    per-chunk gradient shares in its ``"weight partials"``, ``"bias partials"`` and ``"bias
+    sums"`` pools. Buffers grow to the largest size seen, up to :data:`SCRATCH_KEPT_BYTES`
+    each.
     """
     pools = getattr(_scratch, "pools", None)
     if pools is None:

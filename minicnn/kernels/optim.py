@@ -1,11 +1,12 @@
 """SGD's update as one pass over each parameter: the twin of :mod:`minicnn.functional.optim`.
 
 The reference makes four to six NumPy passes per parameter (weight decay, the momentum
-buffer's two in-place updates, Nesterov's sum, the step), each with its temporary array:
-about 10 us per parameter, 0.1 ms of a LeNet-5 training step. Here one loop does the same
-float operations, in the same order and in the parameter's dtype, element by element, so
-the results are the same bits (tests hold the two equal); anything else (non-contiguous or
-mixed-dtype arrays) goes to the reference.
+buffer's two in-place updates, Nesterov's sum, the step), each with its temporary array.
+Here one loop does the same float operations, in the same order and in the parameter's
+dtype, element by element, so the results are the same bits (tests hold the two equal);
+anything else (non-contiguous or mixed-dtype arrays) goes to the reference. The gain is
+modest: LeNet-5's optimiser step (10 parameters, Nesterov) fell from 60 to 53 us measured
+alone; most of what remains is the optimiser's Python, per parameter.
 """
 
 from __future__ import annotations
