@@ -91,13 +91,19 @@ def _blas_controllers() -> list:
 
 
 def forget_blas_libraries() -> None:
-    """Look the loaded BLAS libraries up again at the next :class:`blas_threads` block.
+    """Look the loaded BLAS libraries up again.
 
     For a module that loads another BLAS (SciPy's, which Numba's ``np.dot`` calls), so that
-    the block pins it too.
+    :class:`blas_threads` pins it too, including a block already open: the kernels are
+    imported inside the first forward's block, and their first products must not run on
+    SciPy's BLAS at its default thread count.
     """
-    global _blas_libraries
+    global _blas_libraries, _kernel_restore
     _blas_libraries = None
+    with _kernel_lock:
+        if _kernel_blocks > 0:
+            _kernel_restore = (_kernel_restore or []) + (
+                _set_blas_threads(KERNEL_BLAS_THREADS, skip=_kernel_restore) or [])
 
 
 class blas_threads:  # noqa: N801 - used like a function: `with blas_threads():`
@@ -145,24 +151,25 @@ class blas_threads:  # noqa: N801 - used like a function: `with blas_threads():`
 
 _kernel_lock = threading.Lock()
 _kernel_blocks = 0  # blas_threads() blocks open now, on every thread
-_kernel_restore = None  # the counts the outermost block restores (None: nothing to restore)
+_kernel_restore = None  # (library, count) pairs the outermost block restores, or None
 
 
-def _set_blas_threads(threads: int) -> list[int] | None:
-    """Set every BLAS library to ``threads``; the previous counts, or ``None`` if unchanged."""
-    libraries = _blas_controllers()
-    previous = [library.get_num_threads() for library in libraries]
-    if all(count == threads for count in previous):
-        return None
-    for library in libraries:
-        library.set_num_threads(threads)
-    return previous
+def _set_blas_threads(threads: int, skip=None) -> list[tuple] | None:
+    """Set every BLAS library (but those already in ``skip``) to ``threads``; the
+    ``(library, previous count)`` of those it changed, or ``None`` if none."""
+    skipped = {library.filepath for library, _ in skip or ()}
+    changed = []
+    for library in _blas_controllers():
+        count = library.get_num_threads()
+        if count != threads and library.filepath not in skipped:
+            library.set_num_threads(threads)
+            changed.append((library, count))
+    return changed or None
 
 
-def _restore_blas_threads(previous: list[int] | None) -> None:
-    if previous is not None:
-        for library, count in zip(_blas_controllers(), previous):
-            library.set_num_threads(count)
+def _restore_blas_threads(previous: list[tuple] | None) -> None:
+    for library, count in previous or ():
+        library.set_num_threads(count)
 
 
 def _after_fork_in_child() -> None:

@@ -76,3 +76,31 @@ def test_numba_threads_wait_passively_unless_the_environment_chose(preset, expec
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == expected
+
+
+def test_a_blas_loaded_inside_an_open_block_is_pinned_too():
+    # The kernels (and SciPy's BLAS with them) are imported inside the first forward's
+    # block: that BLAS must run on one thread at once, and get its count back after.
+    code = """
+import numpy
+from threadpoolctl import threadpool_info, threadpool_limits
+from minicnn.threads import blas_threads
+def counts():
+    return {info["filepath"]: info["num_threads"] for info in threadpool_info()
+            if info["user_api"] == "blas"}
+with threadpool_limits(limits=2, user_api="blas"):
+    before = counts()
+    with blas_threads():
+        import minicnn.kernels.conv  # loads SciPy's BLAS, at 2 threads by default here
+        inside = counts()
+    after = counts()
+assert len(inside) > len(before), "SciPy's BLAS was loaded inside the block"
+assert set(inside.values()) == {1}, inside
+assert all(count == 2 for count in after.values()), after
+print("ok")
+"""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True)
+    assert result.stdout.strip() == "ok", result.stderr

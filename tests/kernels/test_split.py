@@ -82,12 +82,14 @@ def test_a_helper_that_fell_asleep_is_woken(monkeypatch):
 def test_spinning_only_while_a_core_is_spare(monkeypatch):
     monkeypatch.setattr(split, "_recent_runnable", [])
     monkeypatch.setattr(split, "_usable_cores", lambda: 2)
-    for runnable, expected in [(1, True), (2, True), (4, False), (1, False), (1, False),
-                               (1, False), (1, True)]:
+    # The average of the last four looks against 2 cores + 0.5: a lone blip of a third
+    # thread is tolerated, a second busy program (3-4 threads ready to run) is not.
+    for runnable, expected in [(1, True), (2, True), (3, True), (2, True), (4, False),
+                               (4, False), (2, False), (2, False), (2, True)]:
         monkeypatch.setattr(split, "_load_checked_at", -1.0)
         monkeypatch.setattr(split, "_runnable_threads", lambda value=runnable: value)
         assert split.spinning_allowed() is expected, \
-            f"{runnable} runnable threads on 2 cores (a busy look counts for four looks)"
+            f"looks {split._recent_runnable} on 2 cores"
     assert split._runnable_threads() >= 1, "this very thread is running"
 
 
