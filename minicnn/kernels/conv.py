@@ -54,8 +54,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401 - the BLAS of Numba's np.dot, see below
-from numba import types, uint64
-from numba.extending import intrinsic
+from numba import uint64
 
 from minicnn.functional._shapes import conv_output_size
 from minicnn.functional.conv import (
@@ -64,6 +63,7 @@ from minicnn.functional.conv import (
     check_kernel_fits,
     conv2d_padding_sides,
 )
+from minicnn.kernels._atomic import atomic_add
 from minicnn.kernels._jit import helper, kernel
 from minicnn.kernels.split import post_all, run_split
 from minicnn.threads import blas_threads, forget_blas_libraries, get_num_threads
@@ -448,19 +448,12 @@ def nchw_to_columns(grad_output, row_width, grad_product, bias_partials):
 # on LeNet-5 at batch 64 with 2 free cores, the threads shared the chunks evenly but each
 # chunk took twice as long as on one thread (median 61 us -> 120-130 us: the threads mostly
 # took turns), and the step took 4.8-5.6 ms on 2 threads against 5.2-5.3 on one.
-@intrinsic
-def take_chunk(typingctx, next_chunk):
+@helper
+def take_chunk(next_chunk):
     """``next_chunk[0]++`` as one atomic step; returns the old value: the index of the chunk
     this thread runs next. Threads sharing ``next_chunk`` (int64, one element) each take
     every index once, so a thread that starts late or runs slower simply takes fewer."""
-    signature = types.int64(next_chunk)
-
-    def codegen(context, builder, signature, arguments):
-        array = context.make_array(signature.args[0])(context, builder, arguments[0])
-        one = context.get_constant(types.int64, 1)
-        return builder.atomic_rmw("add", array.data, one, "seq_cst")
-
-    return signature, codegen
+    return atomic_add(next_chunk, 0, 1)
 
 
 @helper
@@ -547,7 +540,7 @@ def add_to_chunk_tree(index, count, start, stop, partials, bias_partials, bias_s
         right = left + span
         if right < count:
             slot = level * count + pair
-            if take_chunk(arrivals[slot:slot + 1]) == 0:
+            if atomic_add(arrivals, slot, 1) == 0:
                 return  # the sibling is still running: it will carry both up
             weights = partials[left, 0].reshape(-1)
             other = partials[right, 0].reshape(-1)

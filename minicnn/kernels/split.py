@@ -32,15 +32,12 @@ side by side run as without spinning (4.5 ms).
 from __future__ import annotations
 
 import os
-import platform
 import threading
 import time
 
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 
+from minicnn.kernels._atomic import atomic_add, atomic_load, compare_and_swap, cpu_pause
 from minicnn.kernels._jit import helper, kernel
 
 __all__ = [
@@ -65,62 +62,6 @@ SPINNING, POSTED, SLEEPING = 0, 1, 2  # a helper's task word: watching, part pos
 
 
 # ---------------------------------------------------------------------------- Numba side
-@intrinsic
-def atomic_load(typingctx, words, index):
-    """``words[index]`` (int64) read as one atomic step with acquire ordering."""
-    signature = types.int64(words, index)
-
-    def codegen(context, builder, signature, arguments):
-        array = context.make_array(signature.args[0])(context, builder, arguments[0])
-        pointer = builder.gep(array.data, [arguments[1]])
-        return builder.load_atomic(pointer, "acquire", 8)
-
-    return signature, codegen
-
-
-@intrinsic
-def atomic_add(typingctx, words, index, value):
-    """``words[index] += value`` (int64) as one atomic step; returns the old value."""
-    signature = types.int64(words, index, value)
-
-    def codegen(context, builder, signature, arguments):
-        array = context.make_array(signature.args[0])(context, builder, arguments[0])
-        pointer = builder.gep(array.data, [arguments[1]])
-        return builder.atomic_rmw("add", pointer, arguments[2], "seq_cst")
-
-    return signature, codegen
-
-
-@intrinsic
-def compare_and_swap(typingctx, words, index, expected, new):
-    """``words[index] = new`` if it holds ``expected``, as one atomic step; returns the
-    value it held."""
-    signature = types.int64(words, index, expected, new)
-
-    def codegen(context, builder, signature, arguments):
-        array = context.make_array(signature.args[0])(context, builder, arguments[0])
-        pointer = builder.gep(array.data, [arguments[1]])
-        pair = builder.cmpxchg(pointer, arguments[2], arguments[3], "seq_cst", "seq_cst")
-        return builder.extract_value(pair, 0)
-
-    return signature, codegen
-
-
-@intrinsic
-def cpu_pause(typingctx):
-    """The x86 ``pause`` instruction: tells the core this is a spin loop (it saves power and
-    leaves the pipeline to the other hyper-thread); nothing on other processors."""
-    signature = types.void()
-
-    def codegen(context, builder, signature, arguments):
-        if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
-            pause = builder.module.declare_intrinsic("llvm.x86.sse2.pause",
-                                                     fnty=ir.FunctionType(ir.VoidType(), []))
-            builder.call(pause, [])
-        return context.get_dummy_value()
-
-    return signature, codegen
-
 
 @kernel
 def finish_and_watch(words, spins):
@@ -332,11 +273,12 @@ def run_split(task, parts: int, post_from_task: bool = False) -> list:
             _helpers.append(_Helper(len(_helpers) + 1, _WORDS[len(_helpers) + 1]))
         helpers = _helpers[: parts - 1]
         defer = post_from_task and all(worker.words[0] == SPINNING for worker in helpers)
+        helper_task = (lambda part: task(part, _NO_WORDS)) if post_from_task else task
         for part, worker in enumerate(helpers, start=1):
-            helper_task = (lambda part: task(part, _NO_WORDS)) if post_from_task else task
             worker.start(helper_task, part, helper_spins, defer)
-        words = _WORDS[: parts] if defer else _NO_WORDS
-        words[:1] = 0
+        words = _WORDS[:parts] if defer else _NO_WORDS
+        if defer:
+            words[0] = 0  # post_all's record: no post made yet
         try:
             first = task(0, words) if post_from_task else task(0)
         finally:
