@@ -1,0 +1,95 @@
+"""Exercise ``relu``: ReLU forward and backward."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from minicnn.exercises.exercise import Case, Exercise, gradcheck_function, unpack
+from minicnn.exercises.layers import FunctionLayer
+from minicnn.exercises.mistakes import BATCH_SIZE, SIGN_FLIPPED, Mistake, wrong_only_where
+from minicnn.exercises.training import ModuleTrainee
+from minicnn.functional import activation
+from minicnn.models.lenet import LeNet5
+from minicnn.nn.activation import ReLU
+from minicnn.random import manual_seed
+
+__all__ = ["ReLUExercise", "relu_backward", "relu_forward", "replace_relus"]
+
+
+def relu_forward(x):
+    """Reference: minicnn's :func:`~minicnn.functional.relu`; the cache is the input."""
+    return activation.relu(x), x
+
+
+def relu_backward(grad_output, cache):
+    """Reference: minicnn's :func:`~minicnn.functional.relu_backward`."""
+    return activation.relu_backward(grad_output, cache)
+
+
+def _mask_at_zero(actual, expected, case) -> bool:
+    return wrong_only_where(actual, expected, case.inputs["x"] == 0)
+
+
+def replace_relus(module, make) -> None:
+    """Replace every ``ReLU`` child (at any depth) with ``make()``."""
+    for name, child in list(module._modules.items()):
+        if type(child) is ReLU:
+            setattr(module, name, make())
+        elif child is not None:
+            replace_relus(child, make)
+
+
+class ReLUExercise(Exercise):
+    name = "relu"
+    title = "ReLU forward and backward"
+    functions = ("relu_forward", "relu_backward")
+    reference = sys.modules[__name__]
+    mistakes = (
+        SIGN_FLIPPED,
+        Mistake("gradient passed where x == 0",
+                "at exactly 0 ReLU's derivative is taken as 0, as PyTorch does: the mask is "
+                "x > 0, not x >= 0", ("grad_input",), _mask_at_zero),
+        BATCH_SIZE,
+    )
+
+    def fixed_cases(self):
+        x = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0], [1.5, 0.0, -1.0, 3.0, -0.25]])
+        grad = np.array([[0.1, -0.2, 0.3, -0.4, 0.5], [0.6, 0.7, -0.8, 0.9, -1.0]])
+        return [Case("fixed: 2x5 with zeros", {"x": x, "grad_output": grad}, 2,
+                     finite_differences=False)]
+
+    def random_cases(self, rng):
+        cases = []
+        for index, shape in enumerate([(3, 4), (2, 3, 5, 5), (7,)]):
+            x = rng.uniform(0.1, 2.0, shape) * rng.choice([-1.0, 1.0], shape)  # off the kink
+            cases.append(Case(f"random {index + 1}: shape {shape}",
+                              {"x": x, "grad_output": rng.standard_normal(shape)}, shape[0]))
+        return cases
+
+    def run(self, functions, case):
+        out, cache = unpack(functions.relu_forward(case.inputs["x"]), 2, "relu_forward",
+                            "(out, cache)")
+        grad_input = functions.relu_backward(case.inputs["grad_output"], cache)
+        return {"out": out, "grad_input": grad_input}
+
+    def finite_differences(self, functions, case):
+        return gradcheck_function(
+            functions.relu_forward,
+            lambda grad, x: functions.relu_backward(grad, functions.relu_forward(x)[1]),
+            [case.inputs["x"]], ["grad_input"], case.inputs["grad_output"])
+
+    def torch_outputs(self, torch, case):
+        x = torch.tensor(case.inputs["x"], requires_grad=True)
+        out = torch.relu(x)
+        out.backward(torch.tensor(case.inputs["grad_output"]))
+        return {"out": out.detach().numpy(), "grad_input": x.grad.numpy()}
+
+    def trainee(self, functions, seed):
+        manual_seed(seed)
+        model = LeNet5()
+        if functions is not None:
+            replace_relus(model, lambda: FunctionLayer(functions.relu_forward,
+                                                       functions.relu_backward))
+        return ModuleTrainee(model)
