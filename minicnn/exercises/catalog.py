@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from minicnn.exercises.checks.avg_pool2d import AvgPool2dExercise
+from minicnn.exercises.checks.batch_norm import BatchNormExercise
+from minicnn.exercises.checks.conv2d import Conv2dExercise
+from minicnn.exercises.checks.im2col import Im2colExercise
+from minicnn.exercises.checks.linear import LinearExercise
+from minicnn.exercises.checks.max_pool2d import MaxPool2dExercise
 from minicnn.exercises.checks.relu import ReLUExercise
+from minicnn.exercises.checks.residual import ResidualExercise
+from minicnn.exercises.checks.softmax_cross_entropy import SoftmaxCrossEntropyExercise
 from minicnn.exercises.exercise import Exercise
 
 __all__ = ["EXERCISES", "exercise_named"]
 
 EXERCISES: tuple[Exercise, ...] = (
     ReLUExercise(),
+    LinearExercise(),
+    SoftmaxCrossEntropyExercise(),
+    Im2colExercise(),
+    Conv2dExercise(),
+    MaxPool2dExercise(),
+    AvgPool2dExercise(),
+    BatchNormExercise(),
+    ResidualExercise(),
 )
 
 

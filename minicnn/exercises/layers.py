@@ -25,7 +25,17 @@ __all__ = [
     "LearnerBatchNorm2d",
     "ParameterLayer",
     "ResidualBlock",
+    "replace_layers",
 ]
+
+
+def replace_layers(module: Module, layer_type: type, make: Callable) -> None:
+    """Replace every child of exactly ``layer_type`` (at any depth) with ``make(child)``."""
+    for name, child in list(module._modules.items()):
+        if type(child) is layer_type:
+            setattr(module, name, make(child))
+        elif child is not None:
+            replace_layers(child, layer_type, make)
 
 
 class _CachingLayer(Module):

@@ -11,6 +11,7 @@ the first that matches, so the learner reads "looks like: ..." next to the wrong
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,11 +21,13 @@ from minicnn.exercises.compare import close_enough
 
 __all__ = [
     "BATCH_SIZE",
+    "BIAS_NOT_SUMMED",
     "SIGN_FLIPPED",
     "TRANSPOSED_WEIGHT",
     "Mistake",
     "diagnose",
     "matches",
+    "overlap_overwritten",
     "wrong_only_where",
 ]
 
@@ -39,20 +42,21 @@ class Mistake:
         name: what the learner did, e.g. ``"gradient off by the batch size"``.
         advice: why it is wrong and what to do instead.
         tensors: the tensor names it can explain (empty: any).
-        test: ``test(actual, expected, case)`` is true when the wrong ``actual`` fits the
-            mistake; ``case`` is the :class:`~minicnn.exercises.exercise.Case` run.
+        test: ``test(actual, expected, case, tensor)`` is true when the wrong ``actual`` (of
+            the tensor named ``tensor``) fits the mistake; ``case`` is the
+            :class:`~minicnn.exercises.exercise.Case` that produced it.
     """
 
     name: str
     advice: str
     tensors: tuple[str, ...]
-    test: Callable[[np.ndarray, np.ndarray, object], bool]
+    test: Callable[[np.ndarray, np.ndarray, object, str], bool]
 
     def fits(self, tensor: str, actual, expected: np.ndarray, case) -> bool:
         if self.tensors and tensor not in self.tensors:
             return False
         try:
-            return bool(self.test(np.asarray(actual), np.asarray(expected), case))
+            return bool(self.test(np.asarray(actual), np.asarray(expected), case, tensor))
         except (ValueError, TypeError, IndexError, KeyError):
             return False  # a test that cannot even be applied to these shapes does not fit
 
@@ -81,21 +85,43 @@ def diagnose(mistakes: Sequence[Mistake], tensor: str, actual, expected, case) -
     return None
 
 
-def _sign_flipped(actual, expected, case) -> bool:
+def _sign_flipped(actual, expected, case, tensor) -> bool:
     return matches(actual, -expected)
 
 
-def _batch_scaled(actual, expected, case) -> bool:
+def _batch_scaled(actual, expected, case, tensor) -> bool:
     n = case.batch_size
     return bool(n and n > 1 and (matches(actual, expected * n) or matches(actual, expected / n)))
 
 
-def _transposed(actual, expected, case) -> bool:
+def _transposed(actual, expected, case, tensor) -> bool:
     if expected.ndim == 2:
         return matches(actual, expected.T)
     if expected.ndim == 4:  # a convolution's (C_out, C_in, k, k)
         return matches(actual, expected.transpose(1, 0, 2, 3))
     return False
+
+
+def _bias_not_summed(actual, expected, case, tensor) -> bool:
+    grad = np.asarray(case.inputs["grad_output"], dtype=np.float64)
+    reduced = [axis for axis in range(grad.ndim) if axis != 1]
+    candidates = [grad.sum(axis=axes) for count in range(len(reduced))
+                  for axes in itertools.combinations(reduced, count)]
+    if grad.ndim == 4:  # averaged over the positions, summed over the batch
+        candidates.append(grad.mean(axis=(2, 3)).sum(axis=0))
+    return any(matches(actual, candidate) for candidate in candidates)
+
+
+def overlap_overwritten(coverage: Callable[[object], np.ndarray], tensor: str) -> Mistake:
+    """The col2im mistake, for a tensor whose elements ``coverage(case)`` windows cover."""
+    return Mistake(
+        "overlapping windows overwritten instead of added",
+        "yours is right wherever an element lies in one window and wrong only where windows "
+        "overlap. An element copied into several windows gets the sum of their gradients: "
+        "accumulate with += (np.add.at for fancy indices), never assign",
+        (tensor,),
+        lambda actual, expected, case, name: wrong_only_where(actual, expected,
+                                                              coverage(case) > 1))
 
 
 SIGN_FLIPPED = Mistake(
@@ -110,6 +136,13 @@ BATCH_SIZE = Mistake(
     "over the batch, so its gradient carries one factor 1/N, once, in the loss; the layers "
     "below sum over the samples without dividing again",
     (), _batch_scaled)
+
+BIAS_NOT_SUMMED = Mistake(
+    "bias gradient not summed over positions",
+    "the bias is added to every sample and, in a convolution, at every output position, so "
+    "its gradient sums grad_output over every axis but the channels': axis 0 for Linear, "
+    "axes (0, 2, 3) for Conv2d, giving one number per output channel",
+    ("grad_bias",), _bias_not_summed)
 
 TRANSPOSED_WEIGHT = Mistake(
     "transposed weight gradient",

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from minicnn.exercises.exercise import Case, Exercise, gradcheck_function, unpack
-from minicnn.exercises.layers import FunctionLayer
+from minicnn.exercises.layers import FunctionLayer, replace_layers
 from minicnn.exercises.mistakes import BATCH_SIZE, SIGN_FLIPPED, Mistake, wrong_only_where
 from minicnn.exercises.training import ModuleTrainee
 from minicnn.functional import activation
@@ -15,7 +15,7 @@ from minicnn.models.lenet import LeNet5
 from minicnn.nn.activation import ReLU
 from minicnn.random import manual_seed
 
-__all__ = ["ReLUExercise", "relu_backward", "relu_forward", "replace_relus"]
+__all__ = ["ReLUExercise", "relu_backward", "relu_forward"]
 
 
 def relu_forward(x):
@@ -28,17 +28,8 @@ def relu_backward(grad_output, cache):
     return activation.relu_backward(grad_output, cache)
 
 
-def _mask_at_zero(actual, expected, case) -> bool:
+def _mask_at_zero(actual, expected, case, tensor) -> bool:
     return wrong_only_where(actual, expected, case.inputs["x"] == 0)
-
-
-def replace_relus(module, make) -> None:
-    """Replace every ``ReLU`` child (at any depth) with ``make()``."""
-    for name, child in list(module._modules.items()):
-        if type(child) is ReLU:
-            setattr(module, name, make())
-        elif child is not None:
-            replace_relus(child, make)
 
 
 class ReLUExercise(Exercise):
@@ -90,6 +81,6 @@ class ReLUExercise(Exercise):
         manual_seed(seed)
         model = LeNet5()
         if functions is not None:
-            replace_relus(model, lambda: FunctionLayer(functions.relu_forward,
-                                                       functions.relu_backward))
+            replace_layers(model, ReLU, lambda _: FunctionLayer(functions.relu_forward,
+                                                                functions.relu_backward))
         return ModuleTrainee(model)
