@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 from dataclasses import dataclass, field
@@ -93,7 +94,7 @@ def _import_torch():
     return torch
 
 
-class _Stop(Exception):
+class _StopExercise(Exception):  # noqa: N818 (a signal, not an error)
     """Ends an exercise's stages early (a failure or an error, already recorded)."""
 
 
@@ -110,12 +111,12 @@ def _run_stage(result: ExerciseResult, stage: str, check, workbook: Path) -> Non
         result.stages[stage] = "FAIL"
         result.status = "not implemented yet" if problem.not_implemented else "error"
         result.message = str(problem)
-        raise _Stop from error
+        raise _StopExercise from error
     if failure is not None:
         result.stages[stage] = "FAIL"
         result.status = "failed"
         result.failure = failure
-        raise _Stop
+        raise _StopExercise
     result.stages[stage] = "ok"
 
 
@@ -230,10 +231,8 @@ def check_workbook(directory, names=None, *, seed: int = 0,
                 functions = workbook.modules[exercise.name]
                 rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(
                     EXERCISES.index(exercise),)))
-                try:
+                with contextlib.suppress(_StopExercise):
                     _check_numbers(exercise, functions, result, torch, rng, workbook.directory)
-                except _Stop:
-                    pass
                 if result.passed and training is not None and training.steps > 0:
                     if data is None:
                         data = _load_data(training.data_dir)
@@ -257,9 +256,9 @@ def _load_data(data_dir) -> TrainingData | str:
     try:
         return load_training_data(data_dir)
     except (DownloadError, DataFileError, FileNotFoundError, OSError) as error:
-        return (f"MNIST is not available, so LeNet-5 was not trained ({' '.join(str(error).split())}); "
-                "pass --data-dir DIR (a folder with the four IDX files) or set "
-                "MINICNN_MNIST_DIR")
+        reason = " ".join(str(error).split())
+        return (f"MNIST is not available, so LeNet-5 was not trained ({reason}); pass "
+                "--data-dir DIR (a folder with the four IDX files) or set MINICNN_MNIST_DIR")
 
 
 def format_results(results: list[ExerciseResult]) -> str:

@@ -32,7 +32,7 @@ __all__ = [
     "train",
 ]
 
-LR, MOMENTUM = 0.05, 0.9
+LR, MOMENTUM = 0.01, 0.9
 """SGD settings of every trainee (an optimiser exercise brings its own update rule)."""
 ACCURACY_MARGIN = 0.05
 """How far (as a fraction) the learner's test accuracy may fall below its twin's."""

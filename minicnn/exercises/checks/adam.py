@@ -48,7 +48,8 @@ def _variant_params(case, correct_bias: bool, eps_inside: bool) -> dict[str, np.
         exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad**2
         m_hat = exp_avg / (1 - beta1**step) if correct_bias else exp_avg
         v_hat = exp_avg_sq / (1 - beta2**step) if correct_bias else exp_avg_sq
-        denominator = np.sqrt(v_hat + inputs["eps"]) if eps_inside else np.sqrt(v_hat) + inputs["eps"]
+        eps = inputs["eps"]
+        denominator = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
         param = param - inputs["lr"] * m_hat / denominator
         results[f"param after step {step}"] = param
     return results

@@ -121,7 +121,8 @@ class Im2colExercise(Exercise):
         cols_shape = inputs["grad_cols"].shape
         unfolded = torch.nn.functional.unfold(torch.tensor(x), k, stride=s)
         folded = torch.nn.functional.fold(
-            torch.tensor(inputs["grad_cols"]).reshape(x.shape[0], -1, cols_shape[4] * cols_shape[5]),
+            torch.tensor(inputs["grad_cols"]).reshape(x.shape[0], -1,
+                                                      cols_shape[4] * cols_shape[5]),
             x.shape[2:], k, stride=s)
         return {"im2col": unfolded.reshape(cols_shape).numpy(), "col2im": folded.numpy()}
 
