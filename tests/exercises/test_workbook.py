@@ -29,7 +29,7 @@ def test_init_never_overwrites(tmp_path):
     init_workbook(folder)
     (folder / "relu.py").write_text("# my answer\n")
     written, kept = init_workbook(folder)
-    assert written == [], f"expected nothing new, got {written}"
+    assert written == [] and len(kept) == len(EXERCISES) + 1, f"expected nothing new: {written}"
     assert (folder / "relu.py").read_text() == "# my answer\n", "init overwrote relu.py"
     (folder / "linear.py").unlink()
     written, _ = init_workbook(folder)
