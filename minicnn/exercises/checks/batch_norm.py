@@ -6,7 +6,8 @@ import sys
 
 import numpy as np
 
-from minicnn.exercises.exercise import Case, Exercise, gradcheck_function, unpack
+from minicnn.exercises.exercise import Case
+from minicnn.exercises.layer_exercise import ParameterLayerExercise
 from minicnn.exercises.layers import LearnerBatchNorm2d
 from minicnn.exercises.mistakes import BATCH_SIZE, BIAS_NOT_SUMMED, SIGN_FLIPPED, Mistake, matches
 from minicnn.exercises.training import ModuleTrainee
@@ -70,10 +71,11 @@ def lenet5_batch_norm() -> LeNet5:
     return model
 
 
-class BatchNormExercise(Exercise):
+class BatchNormExercise(ParameterLayerExercise):
     name = "batch_norm"
     title = "BatchNorm2d forward and backward (training mode)"
     functions = ("batch_norm_forward", "batch_norm_backward")
+    settings = ("eps",)
     reference = sys.modules[__name__]
     mistakes = (
         Mistake("batch statistics treated as constants",
@@ -101,33 +103,9 @@ class BatchNormExercise(Exercise):
                     (int(rng.integers(2, 5)), int(rng.integers(1, 4)),
                      int(rng.integers(1, 4)), int(rng.integers(1, 4))) for _ in range(3))]
 
-    def run(self, functions, case):
-        inputs = case.inputs
-        out, cache = unpack(functions.batch_norm_forward(inputs["x"], inputs["weight"],
-                                                         inputs["bias"], inputs["eps"]),
-                            2, "batch_norm_forward", "(out, cache)")
-        grads = unpack(functions.batch_norm_backward(inputs["grad_output"], cache), 3,
-                       "batch_norm_backward", "(grad_input, grad_weight, grad_bias)")
-        return dict(zip(("out", "grad_input", "grad_weight", "grad_bias"), (out, *grads)))
-
-    def finite_differences(self, functions, case):
-        inputs = case.inputs
-        eps = inputs["eps"]
-        return gradcheck_function(
-            lambda x, w, b: functions.batch_norm_forward(x, w, b, eps),
-            lambda grad, x, w, b: functions.batch_norm_backward(
-                grad, functions.batch_norm_forward(x, w, b, eps)[1]),
-            [inputs["x"], inputs["weight"], inputs["bias"]],
-            ["grad_input", "grad_weight", "grad_bias"], inputs["grad_output"])
-
-    def torch_outputs(self, torch, case):
-        x, weight, bias = (torch.tensor(case.inputs[key], requires_grad=True)
-                           for key in ("x", "weight", "bias"))
-        out = torch.nn.functional.batch_norm(x, None, None, weight, bias, training=True,
-                                             eps=case.inputs["eps"])
-        out.backward(torch.tensor(case.inputs["grad_output"]))
-        return {"out": out.detach().numpy(), "grad_input": x.grad.numpy(),
-                "grad_weight": weight.grad.numpy(), "grad_bias": bias.grad.numpy()}
+    def torch_forward(self, torch, x, weight, bias, case):
+        return torch.nn.functional.batch_norm(x, None, None, weight, bias, training=True,
+                                              eps=case.inputs["eps"])
 
     def trainee(self, functions, seed):
         manual_seed(seed)

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 
 from minicnn.exercises.checks.im2col import window_coverage
-from minicnn.exercises.exercise import Case, Exercise, gradcheck_function, unpack
+from minicnn.exercises.exercise import Case
+from minicnn.exercises.layer_exercise import ParameterLayerExercise
 from minicnn.exercises.layers import ParameterLayer, replace_layers
 from minicnn.exercises.mistakes import (
     BATCH_SIZE,
@@ -67,10 +68,11 @@ def conv_case(label: str, rng: np.random.Generator, n: int, in_channels: int,
                         "padding": padding, "grad_output": rng.standard_normal(out.shape)}, n)
 
 
-class Conv2dExercise(Exercise):
+class Conv2dExercise(ParameterLayerExercise):
     name = "conv2d"
     title = "Conv2d forward and backward"
     functions = ("conv2d_forward", "conv2d_backward")
+    settings = ("stride", "padding")
     reference = sys.modules[__name__]
     mistakes = (
         BIAS_NOT_SUMMED,
@@ -106,34 +108,9 @@ class Conv2dExercise(Exercise):
                 rng, n, c_in, c_out, size, kernel_size, stride, padding))
         return cases
 
-    def run(self, functions, case):
-        inputs = case.inputs
-        out, cache = unpack(functions.conv2d_forward(inputs["x"], inputs["weight"],
-                                                     inputs["bias"], inputs["stride"],
-                                                     inputs["padding"]),
-                            2, "conv2d_forward", "(out, cache)")
-        grads = unpack(functions.conv2d_backward(inputs["grad_output"], cache), 3,
-                       "conv2d_backward", "(grad_input, grad_weight, grad_bias)")
-        return dict(zip(("out", "grad_input", "grad_weight", "grad_bias"), (out, *grads)))
-
-    def finite_differences(self, functions, case):
-        inputs = case.inputs
-        stride, padding = inputs["stride"], inputs["padding"]
-        return gradcheck_function(
-            lambda x, w, b: functions.conv2d_forward(x, w, b, stride, padding),
-            lambda grad, x, w, b: functions.conv2d_backward(
-                grad, functions.conv2d_forward(x, w, b, stride, padding)[1]),
-            [inputs["x"], inputs["weight"], inputs["bias"]],
-            ["grad_input", "grad_weight", "grad_bias"], inputs["grad_output"])
-
-    def torch_outputs(self, torch, case):
-        x, weight, bias = (torch.tensor(case.inputs[key], requires_grad=True)
-                           for key in ("x", "weight", "bias"))
-        out = torch.nn.functional.conv2d(x, weight, bias, case.inputs["stride"],
-                                         case.inputs["padding"])
-        out.backward(torch.tensor(case.inputs["grad_output"]))
-        return {"out": out.detach().numpy(), "grad_input": x.grad.numpy(),
-                "grad_weight": weight.grad.numpy(), "grad_bias": bias.grad.numpy()}
+    def torch_forward(self, torch, x, weight, bias, case):
+        return torch.nn.functional.conv2d(x, weight, bias, case.inputs["stride"],
+                                          case.inputs["padding"])
 
     def trainee(self, functions, seed):
         manual_seed(seed)

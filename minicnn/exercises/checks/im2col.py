@@ -15,7 +15,14 @@ from minicnn.models.lenet import LeNet5
 from minicnn.nn.conv import Conv2d
 from minicnn.random import manual_seed
 
-__all__ = ["Im2colExercise", "col2im", "conv2d_from", "im2col", "window_coverage"]
+__all__ = [
+    "Im2colExercise",
+    "case_coverage",
+    "col2im",
+    "conv2d_from",
+    "im2col",
+    "window_coverage",
+]
 
 
 def im2col(x_padded, kernel_size, stride):
@@ -71,7 +78,8 @@ def im2col_case(label: str, rng: np.random.Generator, shape, kernel_size: int,
                         "grad_cols": rng.standard_normal(cols_shape)}, shape[0])
 
 
-def _coverage(case) -> np.ndarray:
+def case_coverage(case: Case) -> np.ndarray:
+    """:func:`window_coverage` of a case's ``x`` with its ``kernel_size`` and ``stride``."""
     return window_coverage(case.inputs["x"].shape, case.inputs["kernel_size"],
                            case.inputs["stride"])
 
@@ -81,7 +89,7 @@ class Im2colExercise(Exercise):
     title = "im2col and col2im"
     functions = ("im2col", "col2im")
     reference = sys.modules[__name__]
-    mistakes = (overlap_overwritten(_coverage, "col2im"), SIGN_FLIPPED)
+    mistakes = (overlap_overwritten(case_coverage, "col2im"), SIGN_FLIPPED)
 
     def fixed_cases(self):
         rng = np.random.default_rng(5)

@@ -6,7 +6,8 @@ import sys
 
 import numpy as np
 
-from minicnn.exercises.exercise import Case, Exercise, gradcheck_function, unpack
+from minicnn.exercises.exercise import Case
+from minicnn.exercises.layer_exercise import ParameterLayerExercise
 from minicnn.exercises.layers import ParameterLayer, replace_layers
 from minicnn.exercises.mistakes import (
     BATCH_SIZE,
@@ -45,7 +46,7 @@ def linear_case(label: str, rng: np.random.Generator, n: int, in_features: int,
     }, n)
 
 
-class LinearExercise(Exercise):
+class LinearExercise(ParameterLayerExercise):
     name = "linear"
     title = "Linear (fully connected) forward and backward"
     functions = ("linear_forward", "linear_backward")
@@ -62,31 +63,8 @@ class LinearExercise(Exercise):
                 for index, (n, i, o) in enumerate(
                     tuple(int(v) for v in rng.integers(1, 9, 3)) for _ in range(3))]
 
-    def run(self, functions, case):
-        inputs = case.inputs
-        out, cache = unpack(functions.linear_forward(inputs["x"], inputs["weight"],
-                                                     inputs["bias"]),
-                            2, "linear_forward", "(out, cache)")
-        grads = unpack(functions.linear_backward(inputs["grad_output"], cache), 3,
-                       "linear_backward", "(grad_input, grad_weight, grad_bias)")
-        return dict(zip(("out", "grad_input", "grad_weight", "grad_bias"), (out, *grads)))
-
-    def finite_differences(self, functions, case):
-        inputs = case.inputs
-        return gradcheck_function(
-            functions.linear_forward,
-            lambda grad, x, w, b: functions.linear_backward(
-                grad, functions.linear_forward(x, w, b)[1]),
-            [inputs["x"], inputs["weight"], inputs["bias"]],
-            ["grad_input", "grad_weight", "grad_bias"], inputs["grad_output"])
-
-    def torch_outputs(self, torch, case):
-        x, weight, bias = (torch.tensor(case.inputs[key], requires_grad=True)
-                           for key in ("x", "weight", "bias"))
-        out = torch.nn.functional.linear(x, weight, bias)
-        out.backward(torch.tensor(case.inputs["grad_output"]))
-        return {"out": out.detach().numpy(), "grad_input": x.grad.numpy(),
-                "grad_weight": weight.grad.numpy(), "grad_bias": bias.grad.numpy()}
+    def torch_forward(self, torch, x, weight, bias, case):
+        return torch.nn.functional.linear(x, weight, bias)
 
     def trainee(self, functions, seed):
         manual_seed(seed)

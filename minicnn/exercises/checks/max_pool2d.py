@@ -6,8 +6,9 @@ import sys
 
 import numpy as np
 
-from minicnn.exercises.checks.im2col import col2im, im2col, window_coverage
-from minicnn.exercises.exercise import Case, Exercise, gradcheck_function, unpack
+from minicnn.exercises.checks.im2col import case_coverage, col2im, im2col
+from minicnn.exercises.exercise import Case
+from minicnn.exercises.layer_exercise import InputLayerExercise
 from minicnn.exercises.layers import FunctionLayer, replace_layers
 from minicnn.exercises.mistakes import (
     BATCH_SIZE,
@@ -22,7 +23,13 @@ from minicnn.models.lenet import LeNet5
 from minicnn.nn.pooling import MaxPool2d
 from minicnn.random import manual_seed
 
-__all__ = ["MaxPool2dExercise", "max_pool2d_backward", "max_pool2d_forward", "pool_case"]
+__all__ = [
+    "MaxPool2dExercise",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
+    "pool_case",
+    "random_pool_cases",
+]
 
 
 def max_pool2d_forward(x, kernel_size, stride):
@@ -54,21 +61,29 @@ def pool_case(label: str, x: np.ndarray, kernel_size: int, stride: int,
                         "grad_output": grad}, x.shape[0], finite_differences)
 
 
+def random_pool_cases(rng: np.random.Generator, values) -> list[Case]:
+    """Three random pooling cases: window 1-3, stride 1-3, ``values(rng, shape)`` as input."""
+    cases = []
+    for index in range(3):
+        k, s = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4)),
+                 k + int(rng.integers(0, 5)), k + int(rng.integers(0, 5)))
+        cases.append(pool_case(f"random {index + 1}: {shape}, {k}x{k} windows, stride {s}",
+                               values(rng, shape), k, s, rng))
+    return cases
+
+
 def distinct_values(rng: np.random.Generator, shape) -> np.ndarray:
     """A shuffled grid with gaps of 0.1: no two elements of a window within eps of a tie."""
     size = int(np.prod(shape))
     return (rng.permutation(size) - size / 2).reshape(shape) * 0.1
 
 
-def _coverage(case) -> np.ndarray:
-    return window_coverage(case.inputs["x"].shape, case.inputs["kernel_size"],
-                           case.inputs["stride"])
-
-
-class MaxPool2dExercise(Exercise):
+class MaxPool2dExercise(InputLayerExercise):
     name = "max_pool2d"
     title = "MaxPool2d forward and backward (ties to the first maximum)"
     functions = ("max_pool2d_forward", "max_pool2d_backward")
+    settings = ("kernel_size", "stride")
     reference = sys.modules[__name__]
     mistakes = (
         Mistake("ties routed to the wrong maximum",
@@ -79,7 +94,7 @@ class MaxPool2dExercise(Exercise):
                 ("grad_input",),
                 lambda actual, expected, case, tensor: wrong_only_where(
                     actual, expected, _in_tied_windows(case))),
-        overlap_overwritten(_coverage, "grad_input"),
+        overlap_overwritten(case_coverage, "grad_input"),
         SIGN_FLIPPED,
         BATCH_SIZE,
     )
@@ -100,37 +115,11 @@ class MaxPool2dExercise(Exercise):
         ]
 
     def random_cases(self, rng):
-        cases = []
-        for index in range(3):
-            k, s = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-            shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4)),
-                     k + int(rng.integers(0, 5)), k + int(rng.integers(0, 5)))
-            cases.append(pool_case(f"random {index + 1}: {shape}, {k}x{k} windows, stride {s}",
-                                   distinct_values(rng, shape), k, s, rng))
-        return cases
+        return random_pool_cases(rng, distinct_values)
 
-    def run(self, functions, case):
-        inputs = case.inputs
-        out, cache = unpack(functions.max_pool2d_forward(inputs["x"], inputs["kernel_size"],
-                                                         inputs["stride"]),
-                            2, "max_pool2d_forward", "(out, cache)")
-        return {"out": out, "grad_input": functions.max_pool2d_backward(inputs["grad_output"],
-                                                                        cache)}
-
-    def finite_differences(self, functions, case):
-        k, s = case.inputs["kernel_size"], case.inputs["stride"]
-        return gradcheck_function(
-            lambda x: functions.max_pool2d_forward(x, k, s),
-            lambda grad, x: functions.max_pool2d_backward(
-                grad, functions.max_pool2d_forward(x, k, s)[1]),
-            [case.inputs["x"]], ["grad_input"], case.inputs["grad_output"])
-
-    def torch_outputs(self, torch, case):
-        x = torch.tensor(case.inputs["x"], requires_grad=True)
-        out = torch.nn.functional.max_pool2d(x, case.inputs["kernel_size"],
-                                             case.inputs["stride"])
-        out.backward(torch.tensor(case.inputs["grad_output"]))
-        return {"out": out.detach().numpy(), "grad_input": x.grad.numpy()}
+    def torch_forward(self, torch, x, case):
+        return torch.nn.functional.max_pool2d(x, case.inputs["kernel_size"],
+                                              case.inputs["stride"])
 
     def trainee(self, functions, seed):
         manual_seed(seed)

@@ -6,7 +6,8 @@ import sys
 
 import numpy as np
 
-from minicnn.exercises.exercise import Case, Exercise, gradcheck_function, unpack
+from minicnn.exercises.exercise import Case
+from minicnn.exercises.layer_exercise import InputLayerExercise
 from minicnn.exercises.layers import FunctionLayer, replace_layers
 from minicnn.exercises.mistakes import BATCH_SIZE, SIGN_FLIPPED, Mistake, wrong_only_where
 from minicnn.exercises.training import ModuleTrainee
@@ -32,7 +33,7 @@ def _mask_at_zero(actual, expected, case, tensor) -> bool:
     return wrong_only_where(actual, expected, case.inputs["x"] == 0)
 
 
-class ReLUExercise(Exercise):
+class ReLUExercise(InputLayerExercise):
     name = "relu"
     title = "ReLU forward and backward"
     functions = ("relu_forward", "relu_backward")
@@ -59,23 +60,8 @@ class ReLUExercise(Exercise):
                               {"x": x, "grad_output": rng.standard_normal(shape)}, shape[0]))
         return cases
 
-    def run(self, functions, case):
-        out, cache = unpack(functions.relu_forward(case.inputs["x"]), 2, "relu_forward",
-                            "(out, cache)")
-        grad_input = functions.relu_backward(case.inputs["grad_output"], cache)
-        return {"out": out, "grad_input": grad_input}
-
-    def finite_differences(self, functions, case):
-        return gradcheck_function(
-            functions.relu_forward,
-            lambda grad, x: functions.relu_backward(grad, functions.relu_forward(x)[1]),
-            [case.inputs["x"]], ["grad_input"], case.inputs["grad_output"])
-
-    def torch_outputs(self, torch, case):
-        x = torch.tensor(case.inputs["x"], requires_grad=True)
-        out = torch.relu(x)
-        out.backward(torch.tensor(case.inputs["grad_output"]))
-        return {"out": out.detach().numpy(), "grad_input": x.grad.numpy()}
+    def torch_forward(self, torch, x, case):
+        return torch.relu(x)
 
     def trainee(self, functions, seed):
         manual_seed(seed)
