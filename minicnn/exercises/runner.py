@@ -134,7 +134,8 @@ def _check_numbers(exercise: Exercise, functions, result: ExerciseResult, torch,
         result.stages["finite differences"] = "n/a"
     if torch is None:
         result.stages["PyTorch"] = "skipped"
-        result.notes.append("PyTorch is not installed, so the comparison with it was skipped")
+        result.notes.append("PyTorch is not installed (or use_torch=False), so the comparison "
+                            "with it was skipped")
     else:
         _run_stage(result, "PyTorch", lambda: exercise.check_torch(torch, functions, cases),
                    workbook)

@@ -102,3 +102,10 @@ def test_a_float64_result_for_float32_input_is_caught(stub_workbook):
     assert result.failure.stage == "shapes" and result.failure.mismatch.problem == "dtype", (
         result.describe())
     assert "expected dtype float32" in result.describe(), result.describe()
+
+
+def test_without_pytorch_its_stage_alone_is_skipped(solved_workbook):
+    (result,) = check_workbook(solved_workbook, ["linear"], training=None, use_torch=False)
+    assert result.passed and result.stages["PyTorch"] == "skipped", result.describe()
+    assert result.stages["finite differences"] == "ok", result.stages
+    assert any("comparison with it was skipped" in note for note in result.notes), result.notes
