@@ -374,8 +374,12 @@ class GroupNorm(Module):
                 init.zeros_(self.bias)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        check_input(self, x, ndims=range(2, 65), channels=self.num_channels,
+        check_input(self, x, ndims=range(0, 65),
                     dtype=None if self.weight is None else self.weight.dtype)
+        if x.ndim < 2:
+            raise ValueError(f"{layer_name(self)}: expected an input of shape (N, C, *) with at "
+                             f"least 2 dimensions, got shape {x.shape}")
+        check_input(self, x, ndims=(x.ndim,), channels=self.num_channels)
         values_per_group = x.size // self.num_groups  # over the whole batch, as PyTorch checks
         if values_per_group == 1:
             raise ValueError(
