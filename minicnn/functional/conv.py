@@ -300,9 +300,11 @@ def col2im(cols: np.ndarray, padded_shape, stride=1, dilation=1) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- convolution
-def _check_conv_operands(owner: str, x, weight, bias, groups) -> None:
-    for name, array in (("input", x), ("weight", weight), ("bias", bias)):
-        if array is None and name == "bias":
+def _check_float_operands(owner: str, x, **optional) -> None:
+    """``x`` (the input) and each named array that is not None: an ndarray, float32 or
+    float64, of ``x``'s dtype. Shared by the convolution and the transposed convolution."""
+    for name, array in (("input", x), *optional.items()):
+        if array is None and name != "input":
             continue
         if not isinstance(array, np.ndarray):
             raise TypeError(
@@ -316,6 +318,10 @@ def _check_conv_operands(owner: str, x, weight, bias, groups) -> None:
             raise TypeError(
                 f"{owner}: {name} dtype {array.dtype} does not match the input dtype {x.dtype}"
             )
+
+
+def _check_conv_operands(owner: str, x, weight, bias, groups) -> None:
+    _check_float_operands(owner, x, weight=weight, bias=bias)
     if x.ndim != 4:
         raise ValueError(f"{owner}: expected a 4D input (N, C, H, W), got shape {x.shape}")
     if weight.ndim != 4:

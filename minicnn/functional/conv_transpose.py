@@ -29,10 +29,14 @@ same input size.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from minicnn.functional._shapes import conv_transpose_output_size, pair
 from minicnn.functional.conv import (
+    _check_float_operands,
+    _positive_pair,
     conv2d_forward,
     conv2d_input_grad,
     conv2d_weight_grad,
@@ -49,21 +53,11 @@ __all__ = [
     "output_padding_for_size",
 ]
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 # ---------------------------------------------------------------------------- arguments
 def _non_negative_pair(value, name: str, owner: str) -> tuple[int, int]:
     value = pair(value, name, owner)
     if value[0] < 0 or value[1] < 0:
         raise ValueError(f"{owner}: negative {name} is not supported, got {name}={value!r}")
-    return value
-
-
-def _positive_pair(value, name: str, owner: str) -> tuple[int, int]:
-    value = pair(value, name, owner)
-    if value[0] <= 0 or value[1] <= 0:
-        raise ValueError(f"{owner}: {name} must be positive, got {value!r}")
     return value
 
 
@@ -78,31 +72,8 @@ def check_output_padding(owner: str, output_padding, stride, dilation) -> None:
         )
 
 
-def _resolve(owner, stride, padding, output_padding, dilation):
-    stride = _positive_pair(stride, "stride", owner)
-    dilation = _positive_pair(dilation, "dilation", owner)
-    padding = _non_negative_pair(padding, "padding", owner)
-    output_padding = _non_negative_pair(output_padding, "output_padding", owner)
-    check_output_padding(owner, output_padding, stride, dilation)
-    return stride, padding, output_padding, dilation
-
-
 def _check_operands(owner: str, x, weight, bias, groups) -> None:
-    for name, array in (("input", x), ("weight", weight), ("bias", bias)):
-        if array is None and name == "bias":
-            continue
-        if not isinstance(array, np.ndarray):
-            raise TypeError(
-                f"{owner}: expected {name} as a numpy.ndarray, got {type(array).__name__}"
-            )
-        if array.dtype not in _FLOAT_DTYPES:
-            raise TypeError(
-                f"{owner}: expected a float32 or float64 {name}, got dtype {array.dtype}"
-            )
-        if array.dtype != x.dtype:
-            raise TypeError(
-                f"{owner}: {name} dtype {array.dtype} does not match the input dtype {x.dtype}"
-            )
+    _check_float_operands(owner, x, weight=weight, bias=bias)
     if x.ndim != 4:
         raise ValueError(f"{owner}: expected a 4D input (N, C_in, H, W), got shape {x.shape}")
     if weight.ndim != 4 or 0 in weight.shape:
@@ -123,6 +94,37 @@ def _check_operands(owner: str, x, weight, bias, groups) -> None:
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"{owner}: expected bias of shape ({out_channels},) for weight of "
                          f"shape {weight.shape} and groups={groups}, got {bias.shape}")
+
+
+class _Geometry(NamedTuple):
+    """A transposed convolution's arguments, checked and as ``(height, width)`` pairs, and its
+    output size."""
+
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    output_padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out_h: int
+    out_w: int
+
+    @property
+    def sides(self) -> tuple[int, int, int, int]:
+        """The padding as ``(top, bottom, left, right)``, for :func:`pad2d`."""
+        return (self.padding[0], self.padding[0], self.padding[1], self.padding[1])
+
+
+def _geometry(owner: str, x, weight, bias, stride, padding, output_padding, groups,
+              dilation) -> _Geometry:
+    """Check every argument of a transposed convolution; resolve them and its output size."""
+    _check_operands(owner, x, weight, bias, groups)
+    stride = _positive_pair(stride, "stride", owner)
+    dilation = _positive_pair(dilation, "dilation", owner)
+    padding = _non_negative_pair(padding, "padding", owner)
+    output_padding = _non_negative_pair(output_padding, "output_padding", owner)
+    check_output_padding(owner, output_padding, stride, dilation)
+    out_h, out_w = conv_transpose2d_output_shape(owner, x.shape[2:], weight.shape[2:], stride,
+                                                 padding, output_padding, dilation)
+    return _Geometry(stride, padding, output_padding, dilation, out_h, out_w)
 
 
 def conv_transpose2d_output_shape(owner: str, input_size, kernel_size, stride, padding,
@@ -210,18 +212,14 @@ def conv_transpose2d(
     if isinstance(x, np.ndarray) and x.ndim == 3:
         return conv_transpose2d(x[None], weight, bias, stride, padding, output_padding, groups,
                                 dilation)[0]
-    owner = "conv_transpose2d"
-    _check_operands(owner, x, weight, bias, groups)
-    stride, padding, output_padding, dilation = _resolve(owner, stride, padding,
-                                                         output_padding, dilation)
-    out_h, out_w = conv_transpose2d_output_shape(owner, x.shape[2:], weight.shape[2:], stride,
-                                                 padding, output_padding, dilation)
-    sides = (padding[0], padding[0], padding[1], padding[1])
+    shape = _geometry("conv_transpose2d", x, weight, bias, stride, padding, output_padding,
+                      groups, dilation)
     out_channels = weight.shape[1] * groups
-    padded_shape = (x.shape[0], out_channels, out_h + 2 * padding[0], out_w + 2 * padding[1])
+    padded_shape = (x.shape[0], out_channels, shape.out_h + 2 * shape.padding[0],
+                    shape.out_w + 2 * shape.padding[1])
     # The backward of a convolution: x is the gradient of that convolution's output.
-    output = pad2d_backward(conv2d_input_grad(x, weight, padded_shape, stride, dilation, groups),
-                            sides, "zeros")
+    grad_padded = conv2d_input_grad(x, weight, padded_shape, shape.stride, shape.dilation, groups)
+    output = pad2d_backward(grad_padded, shape.sides, "zeros")
     if bias is not None:
         output += bias.reshape(1, out_channels, 1, 1)
     return output
@@ -238,14 +236,12 @@ def conv_transpose2d_direct(
     kernels of its group) onto the padded output at ``(i*sH, j*sW)``, taps ``dilation``
     apart; stamps add where they overlap; then the padding is cropped off.
     """
-    owner = "conv_transpose2d_direct"
-    _check_operands(owner, x, weight, bias, groups)
-    stride, padding, output_padding, dilation = _resolve(owner, stride, padding,
-                                                         output_padding, dilation)
+    shape = _geometry("conv_transpose2d_direct", x, weight, bias, stride, padding,
+                      output_padding, groups, dilation)
+    stride, padding, dilation, out_h, out_w = (shape.stride, shape.padding, shape.dilation,
+                                               shape.out_h, shape.out_w)
     group_in_channels = weight.shape[0] // groups
     group_out_channels, kernel_h, kernel_w = weight.shape[1:]
-    out_h, out_w = conv_transpose2d_output_shape(owner, x.shape[2:], (kernel_h, kernel_w),
-                                                 stride, padding, output_padding, dilation)
     n, in_channels, in_h, in_w = x.shape
     padded = np.zeros((n, group_out_channels * groups, out_h + 2 * padding[0],
                        out_w + 2 * padding[1]), x.dtype)
@@ -295,24 +291,20 @@ def conv_transpose2d_backward(
     * ``grad_bias = sum(grad_output)`` over the batch and spatial axes.
     """
     owner = "conv_transpose2d_backward"
-    _check_operands(owner, x, weight, None, groups)
-    stride, padding, output_padding, dilation = _resolve(owner, stride, padding,
-                                                         output_padding, dilation)
-    out_h, out_w = conv_transpose2d_output_shape(owner, x.shape[2:], weight.shape[2:], stride,
-                                                 padding, output_padding, dilation)
-    expected = (x.shape[0], weight.shape[1] * groups, out_h, out_w)
+    shape = _geometry(owner, x, weight, None, stride, padding, output_padding, groups, dilation)
+    expected = (x.shape[0], weight.shape[1] * groups, shape.out_h, shape.out_w)
     if not isinstance(grad_output, np.ndarray) or grad_output.shape != expected:
         got = grad_output.shape if isinstance(grad_output, np.ndarray) else type(grad_output)
         raise ValueError(f"{owner}: expected grad_output of shape {expected}, got {got}")
     if grad_output.dtype != x.dtype:
         raise TypeError(f"{owner}: grad_output dtype {grad_output.dtype} does not match the "
                         f"input dtype {x.dtype}")
-    sides = (padding[0], padding[0], padding[1], padding[1])
-    padded = pad2d(grad_output, sides, "zeros")
-    reached = padded[:, :, :padded.shape[2] - output_padding[0],
-                     :padded.shape[3] - output_padding[1]]
+    padded = pad2d(grad_output, shape.sides, "zeros")
+    reached = padded[:, :, :padded.shape[2] - shape.output_padding[0],
+                     :padded.shape[3] - shape.output_padding[1]]
     # The convolution the forward was the backward of: its output has x's shape.
-    grad_input, cols = conv2d_forward(reached, weight, None, stride, 0, dilation, groups)
+    grad_input, cols = conv2d_forward(reached, weight, None, shape.stride, 0, shape.dilation,
+                                      groups)
     grad_weight = conv2d_weight_grad(x, cols, groups)
     grad_bias = grad_output.sum(axis=(0, 2, 3))
     return grad_input, grad_weight, grad_bias

@@ -50,19 +50,32 @@ def _per_channel(values: np.ndarray, ndim: int) -> np.ndarray:
     return values.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _scale_and_shift(x_hat: np.ndarray, weight: np.ndarray | None,
+                     bias: np.ndarray | None) -> np.ndarray:
+    """The affine map after a normalisation: ``x_hat * weight[c] + bias[c]`` (each optional)."""
+    output = x_hat
+    if weight is not None:
+        output = output * _per_channel(weight, x_hat.ndim)
+    if bias is not None:
+        output = output + _per_channel(bias, x_hat.ndim)
+    return output
+
+
 def _values_per_channel(shape: tuple[int, ...]) -> int:
     """``m``, the number of values each channel's statistics are taken over: ``N * L`` etc."""
     return shape[0] * int(np.prod(shape[2:]))
 
 
-def _check_arguments(x, per_channel: dict, training: bool, momentum: float, eps: float) -> None:
+def _check_input_and_per_channel(owner: str, x, per_channel: dict) -> None:
+    """``x`` a float ``(N, C, *)`` array; each array of ``per_channel`` None or ``(C,)`` of
+    ``x``'s dtype. Shared by batch and group normalisation."""
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"batch_norm: expected a numpy.ndarray input, got {type(x).__name__}")
+        raise TypeError(f"{owner}: expected a numpy.ndarray input, got {type(x).__name__}")
     if x.dtype not in _FLOAT_DTYPES:
-        raise TypeError(f"batch_norm: expected a float32 or float64 input, got dtype {x.dtype}")
+        raise TypeError(f"{owner}: expected a float32 or float64 input, got dtype {x.dtype}")
     if x.ndim < 2:
         raise ValueError(
-            f"batch_norm: expected an input of shape (N, C, *) with at least 2 dimensions, "
+            f"{owner}: expected an input of shape (N, C, *) with at least 2 dimensions, "
             f"got shape {x.shape}"
         )
     channels = x.shape[1]
@@ -70,14 +83,18 @@ def _check_arguments(x, per_channel: dict, training: bool, momentum: float, eps:
         if array is None:
             continue
         if not isinstance(array, np.ndarray):
-            raise TypeError(f"batch_norm: expected {name} as a numpy.ndarray, "
+            raise TypeError(f"{owner}: expected {name} as a numpy.ndarray, "
                             f"got {type(array).__name__}")
         if array.shape != (channels,):
-            raise ValueError(f"batch_norm: expected {name} of shape ({channels},) for an input "
+            raise ValueError(f"{owner}: expected {name} of shape ({channels},) for an input "
                              f"with {channels} channels, got shape {array.shape}")
         if array.dtype != x.dtype:
-            raise TypeError(f"batch_norm: {name} has dtype {array.dtype} but the input has "
+            raise TypeError(f"{owner}: {name} has dtype {array.dtype} but the input has "
                             f"dtype {x.dtype}; they must match")
+
+
+def _check_arguments(x, per_channel: dict, training: bool, momentum: float, eps: float) -> None:
+    _check_input_and_per_channel("batch_norm", x, per_channel)
     if training:
         if _values_per_channel(x.shape) < 2:
             raise ValueError(
@@ -147,12 +164,7 @@ def batch_norm_forward(
         centered = x - _per_channel(running_mean, x.ndim)
         inv_std = 1.0 / np.sqrt(running_var + eps)
     x_hat = centered * _per_channel(inv_std, x.ndim)
-    output = x_hat
-    if weight is not None:
-        output = output * _per_channel(weight, x.ndim)
-    if bias is not None:
-        output = output + _per_channel(bias, x.ndim)
-    return output, x_hat, inv_std
+    return _scale_and_shift(x_hat, weight, bias), x_hat, inv_std
 
 
 def batch_norm(
@@ -258,32 +270,15 @@ def batch_norm_backward(
 # ---------------------------------------------------------------------------- group norm
 def _check_group_norm_arguments(x, num_groups, weight, bias, eps) -> None:
     owner = "group_norm"
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{owner}: expected a numpy.ndarray input, got {type(x).__name__}")
-    if x.dtype not in _FLOAT_DTYPES:
-        raise TypeError(f"{owner}: expected a float32 or float64 input, got dtype {x.dtype}")
-    if x.ndim < 2:
-        raise ValueError(f"{owner}: expected an input of shape (N, C, *) with at least 2 "
-                         f"dimensions, got shape {x.shape}")
+    _check_input_and_per_channel(owner, x, {"weight": weight, "bias": bias})
     if not isinstance(num_groups, numbers.Integral) or isinstance(num_groups, bool) \
             or num_groups < 1:
         raise ValueError(f"{owner}: num_groups must be a positive integer, got {num_groups!r}")
-    channels = x.shape[1]
-    if channels % num_groups != 0:
+    if x.shape[1] % num_groups != 0:
         raise ValueError(
             f"{owner}: Expected number of channels in input to be divisible by num_groups, but "
             f"got input of shape {x.shape} and num_groups={num_groups}"
         )
-    for name, array in (("weight", weight), ("bias", bias)):
-        if array is None:
-            continue
-        if not isinstance(array, np.ndarray) or array.shape != (channels,):
-            got = array.shape if isinstance(array, np.ndarray) else type(array).__name__
-            raise ValueError(f"{owner}: expected {name} of shape ({channels},) for an input "
-                             f"with {channels} channels, got {got}")
-        if array.dtype != x.dtype:
-            raise TypeError(f"{owner}: {name} has dtype {array.dtype} but the input has "
-                            f"dtype {x.dtype}; they must match")
     if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or not eps > 0:
         raise ValueError(f"{owner}: eps must be a positive number, got {eps!r}")
 
@@ -315,12 +310,7 @@ def group_norm_forward(
     centered = groups - groups.mean(axis=2, keepdims=True)
     inv_std = 1.0 / np.sqrt(np.mean(centered * centered, axis=2) + eps)
     x_hat = (centered * inv_std[:, :, None]).reshape(x.shape)
-    output = x_hat
-    if weight is not None:
-        output = output * _per_channel(weight, x.ndim)
-    if bias is not None:
-        output = output + _per_channel(bias, x.ndim)
-    return output, x_hat, inv_std
+    return _scale_and_shift(x_hat, weight, bias), x_hat, inv_std
 
 
 def group_norm(

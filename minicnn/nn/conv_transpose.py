@@ -8,7 +8,6 @@ has no Numba kernel); this module holds the parameters, checks arguments and inp
 
 from __future__ import annotations
 
-import math
 from numbers import Integral
 
 import numpy as np
@@ -21,8 +20,8 @@ from minicnn.functional.conv_transpose import (
     conv_transpose2d_output_shape,
     output_padding_for_size,
 )
-from minicnn.nn import init
 from minicnn.nn._checks import check_backward_ready, check_input, check_non_empty, layer_name
+from minicnn.nn.conv import _positive_int, _positive_pair, conv_extra_repr, init_conv_parameters
 from minicnn.nn.module import Module
 from minicnn.nn.parameter import Parameter
 
@@ -31,19 +30,10 @@ __all__ = ["ConvTranspose2d"]
 _NAME = "ConvTranspose2d"
 
 
-def _positive_int(value, name: str) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool):
-        raise TypeError(f"{_NAME}: {name} must be an int, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{_NAME}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _pair_at_least(value, name: str, minimum: int) -> tuple[int, int]:
+def _non_negative_pair(value, name: str) -> tuple[int, int]:
     value = pair(value, name, _NAME)
-    if value[0] < minimum or value[1] < minimum:
-        bound = "greater than zero" if minimum == 1 else "non-negative"
-        raise ValueError(f"{_NAME}: {name} should be {bound}, got {value!r}")
+    if value[0] < 0 or value[1] < 0:
+        raise ValueError(f"{_NAME}: {name} should be non-negative, got {value!r}")
     return value
 
 
@@ -140,14 +130,14 @@ class ConvTranspose2d(Module):
         dtype=None,
     ):
         super().__init__()
-        in_channels = _positive_int(in_channels, "in_channels")
-        out_channels = _positive_int(out_channels, "out_channels")
-        kernel_size = _pair_at_least(kernel_size, "kernel_size", 1)
-        stride = _pair_at_least(stride, "stride", 1)
-        padding = _pair_at_least(padding, "padding", 0)
-        output_padding = _pair_at_least(output_padding, "output_padding", 0)
-        dilation = _pair_at_least(dilation, "dilation", 1)
-        groups = _positive_int(groups, "groups")
+        in_channels = _positive_int(in_channels, "in_channels", _NAME)
+        out_channels = _positive_int(out_channels, "out_channels", _NAME)
+        kernel_size = _positive_pair(kernel_size, "kernel_size", _NAME)
+        stride = _positive_pair(stride, "stride", _NAME)
+        padding = _non_negative_pair(padding, "padding")
+        output_padding = _non_negative_pair(output_padding, "output_padding")
+        dilation = _positive_pair(dilation, "dilation", _NAME)
+        groups = _positive_int(groups, "groups", _NAME)
         if in_channels % groups != 0:
             raise ValueError(f"{_NAME}: in_channels must be divisible by groups, got "
                              f"in_channels={in_channels}, groups={groups}")
@@ -187,33 +177,14 @@ class ConvTranspose2d(Module):
         self._output_shape = None  # shape forward returned, which grad_output must match
 
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
-        """Draw ``weight`` and ``bias`` from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (PyTorch's).
-
-        ``fan_in = weight.shape[1] * kH * kW = out_channels/groups * kH * kW``: PyTorch
-        reads it from the weight's axis 1 for every convolution, so for a transposed one it
-        counts output channels. ``kaiming_uniform_`` with ``a=sqrt(5)`` has bound
-        ``sqrt(1/3) * sqrt(3/fan_in) = 1/sqrt(fan_in)``.
-        """
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound, generator=generator)
+        """Draw ``weight`` and ``bias`` from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (PyTorch's),
+        ``fan_in = weight.shape[1] * kH * kW = out_channels/groups * kH * kW``: PyTorch reads
+        it from the weight's axis 1 for every convolution, so for a transposed one it counts
+        output channels (see :func:`~minicnn.nn.conv.init_conv_parameters`)."""
+        init_conv_parameters(self.weight, self.bias, generator)
 
     def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.output_padding != (0, 0):
-            text += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+        return conv_extra_repr(self)
 
     def _output_padding(self, x: np.ndarray, output_size) -> tuple[int, int]:
         if output_size is None:

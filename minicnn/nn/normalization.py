@@ -32,6 +32,41 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _register_affine(module: Module, num_features: int, affine: bool, bias: bool,
+                     dtype: np.dtype) -> None:
+    """Register ``weight`` and ``bias`` as PyTorch's normalisation layers do: ``(C,)``
+    parameters, ``None`` when not ``affine`` (``bias`` also when not ``bias``)."""
+    if affine:
+        module.weight = Parameter(np.empty(num_features, dtype))
+        if bias:
+            module.bias = Parameter(np.empty(num_features, dtype))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _reset_affine(module: Module) -> None:
+    """``weight`` to ones and ``bias`` to zeros, where the layer has them."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
+def _check_flags_and_dtype(name: str, dtype, **flags) -> np.dtype:
+    """Raise unless each flag is a bool and ``dtype`` float32/float64 (None: float32);
+    return the dtype."""
+    for flag_name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name}: {flag_name} must be a bool, got {flag!r}")
+    resolved = np.dtype(np.float32) if dtype is None else np.dtype(dtype)
+    if resolved not in _FLOAT_DTYPES:
+        raise TypeError(f"{name}: dtype must be float32 or float64, got {resolved}")
+    return resolved
+
+
 class _NormBase(Module):
     """State shared by normalisation layers: affine parameters and running statistics.
 
@@ -61,15 +96,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(np.empty(num_features, dtype))
-            if bias:
-                self.bias = Parameter(np.empty(num_features, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, num_features, affine, bias, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype))
@@ -96,14 +123,8 @@ class _NormBase(Module):
                 f"{name}: momentum must be a number in [0, 1], or None for a cumulative "
                 f"average, got {momentum!r}"
             )
-        for flag_name, flag in (("affine", affine), ("track_running_stats", track_running_stats),
-                                ("bias", bias)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name}: {flag_name} must be a bool, got {flag!r}")
-        resolved = np.dtype(np.float32) if dtype is None else np.dtype(dtype)
-        if resolved not in _FLOAT_DTYPES:
-            raise TypeError(f"{name}: dtype must be float32 or float64, got {resolved}")
-        return resolved
+        return _check_flags_and_dtype(name, dtype, affine=affine,
+                                      track_running_stats=track_running_stats, bias=bias)
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen (when stats are tracked)."""
@@ -116,10 +137,7 @@ class _NormBase(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics, then ``weight`` to ones and ``bias`` to zeros."""
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _state_dtype(self) -> np.dtype | None:
         """The dtype inputs must have: the parameters', else the running statistics', else any."""
@@ -342,25 +360,12 @@ class GroupNorm(Module):
                              f"num_groups ({num_groups})")
         if not _is_real(eps) or not eps > 0:
             raise ValueError(f"GroupNorm: eps must be a positive number, got {eps!r}")
-        for flag_name, flag in (("affine", affine), ("bias", bias)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"GroupNorm: {flag_name} must be a bool, got {flag!r}")
-        dtype = np.dtype(np.float32) if dtype is None else np.dtype(dtype)
-        if dtype not in _FLOAT_DTYPES:
-            raise TypeError(f"GroupNorm: dtype must be float32 or float64, got {dtype}")
+        dtype = _check_flags_and_dtype("GroupNorm", dtype, affine=affine, bias=bias)
         self.num_groups = int(num_groups)
         self.num_channels = int(num_channels)
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(np.empty(num_channels, dtype))
-            if bias:
-                self.bias = Parameter(np.empty(num_channels, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, num_channels, affine, bias, dtype)
         self.reset_parameters()
         # Filled by forward, freed by backward.
         self._x_hat: np.ndarray | None = None  # normalised input, the input's shape
@@ -368,10 +373,7 @@ class GroupNorm(Module):
 
     def reset_parameters(self) -> None:
         """``weight`` to ones and ``bias`` to zeros (when ``affine``)."""
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, ndims=range(0, 65),
