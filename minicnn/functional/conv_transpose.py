@@ -53,6 +53,7 @@ __all__ = [
     "output_padding_for_size",
 ]
 
+
 # ---------------------------------------------------------------------------- arguments
 def _non_negative_pair(value, name: str, owner: str) -> tuple[int, int]:
     value = pair(value, name, owner)
