@@ -1,4 +1,4 @@
-"""batch_norm and batch_norm_backward against torch.nn.functional.batch_norm and autograd."""
+"""batch_norm and group_norm, and their backwards, against torch.nn.functional and autograd."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import minicnn
 from minicnn.functional.normalization import (
     batch_norm,
     batch_norm_backward,
     batch_norm_forward,
+    group_norm,
+    group_norm_backward,
+    group_norm_forward,
 )
 
 RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
@@ -222,3 +226,118 @@ def test_backward_refuses_a_grad_output_of_another_shape():
     with pytest.raises(ValueError, match=r"batch_norm_backward: expected grad_output of shape "
                                          r"\(2, 3\).*got \(3, 2\)"):
         batch_norm_backward(np.ones((3, 2)), x_hat, inv_std, training=True)
+
+
+# ---------------------------------------------------------------------------- group norm
+@st.composite
+def group_norm_cases(draw):
+    """An (N, C, *) shape with C a multiple of num_groups (two values per group at least),
+    its dtype, and every option."""
+    num_groups = draw(st.integers(1, 4))
+    channels = num_groups * draw(st.integers(1, 3))
+    spatial = draw(st.lists(st.integers(1, 4), min_size=0, max_size=2))
+    if channels // num_groups * int(np.prod(spatial)) < 2:
+        spatial.append(2)
+    return {
+        "num_groups": num_groups,
+        "shape": (draw(st.integers(1, 3)), channels, *spatial),
+        "dtype": draw(st.sampled_from(DTYPES)),
+        "with_weight": draw(st.booleans()),
+        "with_bias": draw(st.booleans()),
+        "eps": draw(st.sampled_from((1e-5, 1e-3, 0.5))),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(group_norm_cases())
+def test_group_norm_forward_and_backward_match_torch(case):
+    rng = np.random.default_rng(case["seed"])
+    dtype, shape, groups = case["dtype"], case["shape"], case["num_groups"]
+    channels = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(dtype)
+    weight = rng.uniform(0.5, 1.5, channels).astype(dtype) if case["with_weight"] else None
+    bias = rng.standard_normal(channels).astype(dtype) if case["with_bias"] else None
+    grad_output = rng.standard_normal(shape).astype(dtype)
+    x_before, grad_output_before = x.copy(), grad_output.copy()
+    # torch always gets a weight and a bias, as in the batch-norm test above.
+    x_t = torch.tensor(x, requires_grad=True)
+    weight_t = torch.tensor(np.ones(channels, dtype) if weight is None else weight,
+                            requires_grad=True)
+    bias_t = torch.tensor(np.zeros(channels, dtype) if bias is None else bias,
+                          requires_grad=True)
+    expected = F.group_norm(x_t, groups, weight_t, bias_t, case["eps"])
+    expected.backward(torch.tensor(grad_output))
+
+    output, x_hat, inv_std = group_norm_forward(x, groups, weight, bias, case["eps"])
+    assert_close(output, expected, "output")
+    assert_close(group_norm(x, groups, weight, bias, case["eps"]), expected, "group_norm")
+    assert x_hat.dtype == inv_std.dtype == dtype and inv_std.shape == (shape[0], groups)
+    grad_input, grad_weight, grad_bias = group_norm_backward(grad_output, x_hat, inv_std,
+                                                             groups, weight)
+    # As batch norm's: g * weight minus its group mean and its projection on x_hat can cancel.
+    terms_scale = float(np.abs(weight_t.detach().numpy()).max() * inv_std.max()
+                        * np.abs(grad_output).max() * (1 + np.abs(x_hat).max()))
+    assert_close(grad_input, x_t.grad, "grad_input", scale=terms_scale)
+    # Sums over the batch and positions can cancel too: scale by the sum of magnitudes.
+    sum_scale = float(np.abs(grad_output).sum(axis=(0, *range(2, len(shape)))).max()
+                      * (1 + np.abs(x_hat).max()))
+    assert_close(grad_weight, weight_t.grad, "grad_weight", scale=sum_scale)
+    assert_close(grad_bias, bias_t.grad, "grad_bias", scale=sum_scale)
+    np.testing.assert_array_equal(x, x_before, err_msg="the input was modified")
+    np.testing.assert_array_equal(grad_output, grad_output_before,
+                                  err_msg="grad_output was modified")
+
+
+@pytest.mark.parametrize("num_groups", [1, 2, 4])
+def test_group_norm_backward_agrees_with_finite_differences(num_groups):
+    rng = np.random.default_rng(num_groups)
+    x, weight, bias = rng.standard_normal((2, 4, 3)), rng.uniform(0.5, 1.5, 4), \
+        rng.standard_normal(4)
+
+    def backward(grad_output, x, weight, bias):
+        _, x_hat, inv_std = group_norm_forward(x, num_groups, weight, bias, 1e-3)
+        return group_norm_backward(grad_output, x_hat, inv_std, num_groups, weight)
+
+    report = minicnn.gradcheck(lambda x, weight, bias: group_norm(x, num_groups, weight, bias,
+                                                                  1e-3),
+                               x, weight, bias, backward=backward)
+    assert report.passed, str(report)
+
+
+def test_group_norm_with_one_group_per_channel_is_batch_norm_of_each_sample():
+    """G = C takes each sample's channel on its own: batch norm of a batch of one, per sample."""
+    x = np.random.default_rng(0).standard_normal((3, 4, 5))
+    expected = np.concatenate([batch_norm(sample[None], None, None, training=True)
+                               for sample in x])
+    assert_close(group_norm(x, 4), expected, "GroupNorm(C, C) vs per-sample batch norm")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"x": [[1.0, 2.0]]}, TypeError, "expected a numpy.ndarray input"),
+        ({"x": np.zeros((2, 4), np.int64)}, TypeError, "float32 or float64 input"),
+        ({"x": np.zeros(4)}, ValueError, "at least 2 dimensions"),
+        ({"num_groups": 3}, ValueError,
+         r"Expected number of channels in input to be divisible by num_groups, but got input "
+         r"of shape \(2, 4\) and num_groups=3"),
+        ({"num_groups": 0}, ValueError, "num_groups must be a positive integer"),
+        ({"weight": np.ones(3)}, ValueError, r"weight of shape \(4,\)"),
+        ({"bias": np.ones(4, np.float32)}, TypeError, "bias has dtype float32"),
+        ({"eps": 0.0}, ValueError, "eps must be a positive number"),
+    ],
+)
+def test_group_norm_bad_arguments_raise_sentences(kwargs, error, message):
+    arguments = {"x": np.zeros((2, 4)), "num_groups": 2}
+    arguments.update(kwargs)
+    with pytest.raises(error, match=f"group_norm: .*{message}"):
+        group_norm(**arguments)
+
+
+def test_group_norm_of_an_empty_batch_is_empty():
+    output, x_hat, inv_std = group_norm_forward(np.zeros((0, 4, 3)), 2)
+    assert output.shape == (0, 4, 3) and inv_std.shape == (0, 2)
+    grad_input, grad_weight, _ = group_norm_backward(np.zeros((0, 4, 3)), x_hat, inv_std, 2)
+    assert grad_input.shape == (0, 4, 3)
+    np.testing.assert_array_equal(grad_weight, np.zeros(4))
