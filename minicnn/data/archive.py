@@ -116,9 +116,9 @@ def safe_extract(path: str | os.PathLike, target: str | os.PathLike,
             unsafe one.
     """
     path, target = Path(path), Path(target)
-    target.mkdir(parents=True, exist_ok=True)
     with _open(path) as archive:
         members = _members(archive, path, names)
+        target.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target, prefix=".extract-"))
         try:
             options = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}

@@ -86,8 +86,9 @@ def parse_records(data: bytes, source: str,
         out_of_range = np.flatnonzero(labels[:, position] >= count)
         if out_of_range.size:
             first = int(out_of_range[0])
+            what = "label" if name == "label" else f"{name} label"
             raise DataFileError(
-                f"{source}: record {first}: {name} label {labels[first, position]} is out of "
+                f"{source}: record {first}: {what} {labels[first, position]} is out of "
                 f"range: expected 0 to {count - 1} ({out_of_range.size:,} of the "
                 f"{len(rows):,} records are); the file is corrupt or not this dataset's: "
                 f"{_ADVICE}")
