@@ -329,7 +329,7 @@ def test_empty_loaders_are_errors():
     ("optimizer", "lbfgs", "optimizer must be one of"),
     ("scheduler", "warmup", "scheduler must be one of"),
     ("dtype", "float16", "dtype must be one of"),
-    ("dataset", "cifar10", "dataset must be one of"),
+    ("dataset", "imagenet", "dataset must be one of"),
     ("epochs", 0, "epochs must be positive"),
     ("batch_size", -1, "batch_size must be positive"),
     ("limit_train", 0, "limit_train must be positive"),
