@@ -4,7 +4,8 @@ CIFAR's images are small photos with the object filling most of the frame. A pho
 to that form the way torchvision's ``Resize`` + ``CenterCrop`` would: the largest centred
 square is cut out (so nothing is stretched) and scaled down to 32x32 with an anti-aliasing
 filter (Lanczos), so that fine detail becomes the blur a 32x32 image holds rather than
-aliasing. A transparent background becomes white, as it looks on screen.
+aliasing. A transparent background becomes white, as it looks on screen
+(:func:`~minicnn.data.image_file.open_image`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
+
+from minicnn.data.image_file import open_image
 
 __all__ = ["load_colour_image", "to_colour_frame"]
 
@@ -31,18 +34,4 @@ def to_colour_frame(image, size: tuple[int, int] = (32, 32)) -> np.ndarray:
 def load_colour_image(path: str | os.PathLike, size: tuple[int, int] = (32, 32)) -> np.ndarray:
     """Read an image file (any mode: grey, palette, RGBA...) as uint8 RGB ``(3, H, W)`` of
     ``size``, with :func:`to_colour_frame`."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as opened:
-            if opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info:
-                rgba = opened.convert("RGBA")
-                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                rgb = Image.alpha_composite(canvas, rgba).convert("RGB")
-            else:
-                rgb = opened.convert("RGB")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such image file") from None
-    except UnidentifiedImageError:
-        raise ValueError(f"{path}: not an image Pillow can read (PNG or JPEG expected)") from None
-    return to_colour_frame(rgb, size)
+    return to_colour_frame(open_image(path, "RGB"), size)

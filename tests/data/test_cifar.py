@@ -23,14 +23,6 @@ def one_line_error(excinfo) -> str:
     return message
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"unexpected network access: {args[0]!r}")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-
-
 def fake_release(files) -> type[CIFAR10]:
     """CIFAR-10 whose official archive is ``files``'s (its MD5): the download path end to end."""
     md5 = hashlib.md5(files.archive.read_bytes()).hexdigest()
