@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from minicnn.train.loop import TrainingInterrupted
     from minicnn.train.nonfinite import NonFiniteLossError
     from minicnn.train.run_dir import RunDir
-    from minicnn.train.trainer import Trainer
+    from minicnn.train.trainer import ModelChoiceError, Trainer
 
     if args.resume:
         run_dir = RunDir(args.resume)
@@ -169,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
         except DownloadError as error:
             print(f"minicnn train: {error}", file=sys.stderr)
             return 1
+        except ModelChoiceError as error:  # e.g. LeNet-5 asked to read colour images
+            print(f"minicnn train: {error}", file=sys.stderr)
+            return 2
     config = trainer.config
     if config.threads is not None:
         set_num_threads(config.threads)

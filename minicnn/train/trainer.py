@@ -50,7 +50,7 @@ from minicnn.train.loop import (
 from minicnn.train.nonfinite import NonFiniteLossError
 from minicnn.train.run_dir import RunDir
 
-__all__ = ["EpochReport", "Trainer"]
+__all__ = ["EpochReport", "ModelChoiceError", "Trainer"]
 
 # Schedules whose shape depends on the run's total length.
 PLANNED_SCHEDULERS = ("cosine", "onecycle")
@@ -96,6 +96,10 @@ def build_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
     return lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=2), False
 
 
+class ModelChoiceError(ValueError):
+    """The run's network cannot be built for its dataset, or does not take its images."""
+
+
 def skip_data_gradient(model: Module) -> None:
     """Let the first convolution skip the gradient of its input, the images.
 
@@ -116,8 +120,8 @@ def check_model_takes(model: Module, name: str, dataset_class, dtype) -> None:
     try:
         model.eval()(np.zeros((1, *shape), dtype=dtype))
     except (ValueError, TypeError) as error:
-        raise ValueError(f"model {name!r} does not take {dataset_class.dataset_name} images "
-                         f"{shape}: {error}") from None
+        raise ModelChoiceError(f"model {name!r} does not take {dataset_class.dataset_name} "
+                               f"images {shape}: {error}") from None
     finally:
         model.train(was_training)
 
@@ -145,8 +149,11 @@ class Trainer:
         dtype = np.dtype(config.dtype)
         dataset_class = dataset_spec(config.dataset).dataset_class
         if model is None:
-            model = build_model(config.model, num_classes=len(dataset_class.classes),
-                                width=config.width, in_channels=dataset_class.channels)
+            try:
+                model = build_model(config.model, num_classes=len(dataset_class.classes),
+                                    width=config.width, in_channels=dataset_class.channels)
+            except ValueError as error:
+                raise ModelChoiceError(str(error)) from None
             # The first convolution reads the images, which need no gradient: skip computing it.
             skip_data_gradient(model)
         self.model = model.to(dtype)

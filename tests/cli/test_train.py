@@ -218,3 +218,13 @@ def test_augment_options(cli, cifar10_dir, mnist_dir, tmp_path):
         assert status == 0, stderr
         (run,) = tmp_path.glob(f"{model}-{dataset}-*")
         assert TrainConfig.load(run / "config.json").augment is expected, option
+
+
+def test_a_network_for_other_images_is_one_line_and_no_run(cli, cifar10_dir, tmp_path):
+    status, stdout, stderr = cli(["train", "--dataset", "cifar10", "--data-dir",
+                                  str(cifar10_dir), "--out-dir", str(tmp_path)])
+    assert status == 2 and stdout == ""
+    assert stderr.strip() == (
+        "minicnn train: lenet5: LeNet-5 takes 1-channel 28x28 digits (MNIST, Fashion-MNIST), "
+        "not 3-channel images; choose a network for colour images, e.g. seednet")
+    assert list(tmp_path.iterdir()) == [], "no run directory left behind"
