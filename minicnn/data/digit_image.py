@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from minicnn.data.image_file import open_image
+
 __all__ = ["load_digit_image", "to_mnist_frame"]
 
 _BOX = 20
@@ -65,19 +67,4 @@ def to_mnist_frame(gray: np.ndarray) -> np.ndarray:
 
 def load_digit_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file and convert it with :func:`to_mnist_frame`; ``(28, 28)`` uint8."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as opened:
-            if opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info:
-                # A transparent background becomes white, as it looks on screen.
-                rgba = opened.convert("RGBA")
-                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                gray = Image.alpha_composite(canvas, rgba).convert("L")
-            else:
-                gray = opened.convert("L")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such image file") from None
-    except UnidentifiedImageError:
-        raise ValueError(f"{path}: not an image Pillow can read (PNG or JPEG expected)") from None
-    return to_mnist_frame(np.asarray(gray))
+    return to_mnist_frame(np.asarray(open_image(path, "L")))

@@ -58,3 +58,17 @@ def trained_run(tmp_path_factory, mnist_dir) -> TrainedRun:
 def cli():
     """:func:`run_cli`: ``status, stdout, stderr = cli(["train", ...])``."""
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def cifar_run(tmp_path_factory, cifar10_dir) -> TrainedRun:
+    """``minicnn train --dataset cifar10 --model seednet`` on the fake CIFAR-10 files: one
+    epoch, augmented (the default), for the commands that read a colour run."""
+    out_dir = tmp_path_factory.mktemp("cifar-runs")
+    status, stdout, stderr = run_cli(
+        ["train", "--dataset", "cifar10", "--model", "seednet", "--data-dir", str(cifar10_dir),
+         "--out-dir", str(out_dir), "--epochs", "1", "--batch-size", "40", "--lr", "0.01",
+         "--no-progress"])
+    assert status == 0, f"minicnn train failed:\n{stdout}\n{stderr}"
+    (path,) = out_dir.iterdir()
+    return TrainedRun(path, stdout)

@@ -25,16 +25,6 @@ def one_line_error(excinfo) -> str:
     return message
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    """Make any attempt to open a URL fail the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"unexpected network access: {args[0]!r}")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-
-
 def link_test_files(mnist_dir, folder):
     """Make ``folder`` hold the test split's files (as symbolic links, to copy nothing)."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -201,7 +201,7 @@ def test_num_classes_and_seednet_options():
 
 
 def test_build_model_by_command_line_name():
-    assert MODEL_NAMES == ("lenet5", "lenet5-original")
+    assert MODEL_NAMES == ("lenet5", "lenet5-original", "seednet")
     modern, original = build_model("lenet5"), build_model("lenet5-original")
     assert isinstance(modern, LeNet5) and modern.variant == "modern"
     assert isinstance(original, LeNet5) and original.variant == "original"
@@ -209,6 +209,18 @@ def test_build_model_by_command_line_name():
     assert type(original.features[2]).__name__ == "AvgPool2d"
     with pytest.raises(ValueError, match=r"unknown model 'lenet6'.*lenet5-original"):
         build_model("lenet6")
+
+
+def test_build_model_takes_the_images_channels():
+    for name in ("lenet5", "lenet5-original"):
+        with pytest.raises(ValueError, match=f"{name}: LeNet-5 takes 1-channel 28x28 digits "
+                                             r"\(MNIST, Fashion-MNIST\), not 3-channel images"):
+            build_model(name, in_channels=3)
+    colour = build_model("seednet", num_classes=100, in_channels=3, width=2)
+    assert isinstance(colour, SeedNet)
+    assert colour.features[0].weight.shape == (24, 3, 3, 3), "12 filters x width 2, RGB input"
+    assert colour(np.zeros((2, 3, 32, 32), np.float32)).shape == (2, 100)
+    assert build_model("seednet").features[0].in_channels == 1, "in_channels defaults to 1"
 
 
 def test_width_scales_every_hidden_size_and_keeps_the_keys():

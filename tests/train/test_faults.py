@@ -11,6 +11,7 @@ import pytest
 
 from minicnn import random as minicnn_random
 from minicnn.models import LeNet5
+from minicnn.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
 from minicnn.nn.loss import CrossEntropyLoss
 from minicnn.optim import SGD
 from minicnn.train.checkpoint import load_checkpoint
@@ -34,14 +35,15 @@ class _StopAfter:
 
 
 # --------------------------------------------------------------------------- mid-epoch resume
-@pytest.mark.parametrize(("optimizer", "scheduler", "stop_after"), [
-    ("sgd", "cosine", 5),  # the defaults, stopped in epoch 1
-    ("adam", "onecycle", 13),  # a per-step scheduler, stopped in epoch 2 (8 steps per epoch)
+@pytest.mark.parametrize(("optimizer", "scheduler", "stop_after", "augment"), [
+    ("sgd", "cosine", 5, False),  # the defaults, stopped in epoch 1
+    ("adam", "onecycle", 13, False),  # a per-step scheduler, stopped in epoch 2 (8 steps each)
+    ("sgd", "cosine", 11, True),  # random affine warps, stopped in epoch 2
 ])
 def test_run_interrupted_mid_epoch_resumes_exactly(tmp_path, mnist_dir, optimizer, scheduler,
-                                                   stop_after):
+                                                   stop_after, augment):
     settings = dict(data_dir=str(mnist_dir), optimizer=optimizer, scheduler=scheduler,
-                    limit_train=256, limit_test=128, batch_size=32,
+                    limit_train=256, limit_test=128, batch_size=32, augment=augment,
                     lr=0.01 if optimizer == "sgd" else 0.002)
     straight = Trainer.new(config(tmp_path / "straight", **settings))
     straight.fit()
@@ -62,6 +64,45 @@ def test_run_interrupted_mid_epoch_resumes_exactly(tmp_path, mnist_dir, optimize
     assert resumed.progress.steps == steps_in_epoch
     resumed.fit()
     assert_same_run(resumed, straight)
+
+
+def tiny_colour_network() -> Sequential:
+    """A CIFAR-shaped network built here, trained through the Trainer like a built-in one
+    (initialised from seed 0: a network passed in is the caller's to seed)."""
+    minicnn_random.manual_seed(0)
+    return Sequential(Conv2d(3, 4, 3, padding=1), ReLU(), MaxPool2d(4), Flatten(),
+                      Linear(4 * 8 * 8, 10))
+
+
+@pytest.mark.parametrize("stop_after", [3, 7])  # epoch 1 step 3; epoch 2 step 2 (5 per epoch)
+def test_an_augmented_cifar_run_interrupted_mid_epoch_resumes_bit_for_bit(tmp_path, cifar10_dir,
+                                                                          stop_after):
+    settings = dict(dataset="cifar10", data_dir=str(cifar10_dir), batch_size=48,
+                    limit_train=None, limit_test=None, lr=0.02, model="tiny")
+    straight = Trainer.new(config(tmp_path / "straight", **settings),
+                           model=tiny_colour_network())
+    assert straight.config.augment, "CIFAR is augmented by default"
+    straight.fit()
+    stopped = Trainer.new(config(tmp_path / "stopped", **settings), model=tiny_colour_network())
+    with pytest.raises(TrainingInterrupted):
+        stopped.fit(should_stop=_StopAfter(stop_after))
+    run_path = stopped.run_dir.path
+    del stopped
+    minicnn_random.manual_seed(4321)  # whatever happened in between must not matter
+
+    resumed = Trainer.resume(run_path, model=tiny_colour_network())
+    assert resumed.progress.steps == stop_after % 5
+    resumed.fit()
+    assert_same_run(resumed, straight)
+    for key, value in straight.model.state_dict().items():
+        assert resumed.model.state_dict()[key].tobytes() == value.tobytes(), key
+
+    # And the augmentation did something: without it the same run ends elsewhere.
+    plain = Trainer.new(config(tmp_path / "plain", augment=False, **settings),
+                        model=tiny_colour_network())
+    plain.fit()
+    assert not np.array_equal(plain.model.state_dict()["4.weight"],
+                              straight.model.state_dict()["4.weight"])
 
 
 def test_checkpoint_every_writes_mid_epoch_checkpoints_that_resume_exactly(tmp_path,

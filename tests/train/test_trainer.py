@@ -255,6 +255,54 @@ def test_a_wider_network_trains_and_loads_back_at_its_width(tmp_path, mnist_dir)
         assert model.features[0].weight.shape == (9, 1, 5, 5), path
 
 
+def test_a_cifar_run_takes_its_channels_classes_and_statistics_from_the_data(tmp_path,
+                                                                            cifar10_dir):
+    trainer = Trainer.new(config(tmp_path, dataset="cifar10", model="seednet", epochs=1,
+                                 data_dir=str(cifar10_dir), limit_train=None, limit_test=None,
+                                 batch_size=40, lr=0.01))
+    assert trainer.run_dir.path.name.startswith("seednet-cifar10-")
+    assert trainer.model.features[0].weight.shape == (12, 3, 3, 3), "RGB input"
+    assert not trainer.model.features[0].needs_input_grad, "the images need no gradient"
+    images, _ = trainer.train_loader.dataset.get_batch(np.arange(40))
+    assert images.shape == (40, 3, 32, 32) and images.dtype == np.float32
+    trainer.fit()
+    from minicnn.data import CIFAR10, channel_statistics
+
+    mean, std = channel_statistics(CIFAR10(cifar10_dir))
+    metadata = read_metadata(trainer.run_dir.best_weights)
+    assert metadata["minicnn.model"] == "seednet" and metadata["minicnn.dataset"] == "cifar10"
+    assert json.loads(metadata["minicnn.mean"]) == list(mean)
+    assert json.loads(metadata["minicnn.std"]) == list(std)
+    model, _ = load_trained_model(trainer.run_dir.best_weights)
+    assert model.features[0].weight.shape == (12, 3, 3, 3)
+    assert evaluate(model, trainer.test_loader, trainer.loss_fn).accuracy == (
+        trainer.best_accuracy)
+
+
+def test_cifar100_gives_a_hundred_logits(tmp_path, cifar_files):
+    files = cifar_files(kind="cifar100", per_file=20, test_count=10)
+    trainer = Trainer.new(config(tmp_path, dataset="cifar100", model="seednet", epochs=1,
+                                 data_dir=str(files.root), limit_train=None, limit_test=None,
+                                 batch_size=10))
+    assert trainer.model.classifier[1].weight.shape == (100, 12 * 16 * 16)
+    trainer.fit()
+    model, _ = load_trained_model(trainer.run_dir.path)
+    assert model.classifier[1].weight.shape[0] == 100
+
+
+@pytest.mark.parametrize(("dataset", "model", "message"), [
+    ("cifar10", "lenet5", "lenet5: LeNet-5 takes 1-channel 28x28 digits"),
+    ("mnist", "seednet", r"model 'seednet' does not take MNIST images \(1, 28, 28\): "
+                         r"Linear\(in_features=3072"),
+])
+def test_a_network_that_does_not_fit_the_images_is_refused_before_any_data(
+        tmp_path, cifar10_dir, mnist_dir, dataset, model, message):
+    data_dir = cifar10_dir if dataset == "cifar10" else mnist_dir
+    with pytest.raises(ValueError, match=message):
+        Trainer.new(config(tmp_path, dataset=dataset, model=model, data_dir=str(data_dir)))
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
 def test_a_run_that_cannot_start_leaves_no_directory(tmp_path):
     with pytest.raises(FileNotFoundError):
         Trainer.new(config(tmp_path, data_dir=str(tmp_path / "no-mnist-here")))
@@ -329,7 +377,7 @@ def test_empty_loaders_are_errors():
     ("optimizer", "lbfgs", "optimizer must be one of"),
     ("scheduler", "warmup", "scheduler must be one of"),
     ("dtype", "float16", "dtype must be one of"),
-    ("dataset", "cifar10", "dataset must be one of"),
+    ("dataset", "imagenet", "dataset must be one of"),
     ("epochs", 0, "epochs must be positive"),
     ("batch_size", -1, "batch_size must be positive"),
     ("limit_train", 0, "limit_train must be positive"),
