@@ -27,7 +27,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from minicnn.data.digit_image import load_digit_image
+    from minicnn.data.digit_image import load_digit_image, normalize_frames
     from minicnn.data.transforms import MNIST_MEAN, MNIST_STD
     from minicnn.functional.activation import softmax
     from minicnn.train.loading import load_trained_model
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"minicnn predict: {error}", file=sys.stderr)
         return 1
     dtype = next(model.parameters()).dtype
-    batch = ((frames.astype(dtype) / 255 - MNIST_MEAN) / MNIST_STD).astype(dtype)
-    probabilities = softmax(model(batch[:, None]), dim=1)
+    batch = normalize_frames(frames, dtype, MNIST_MEAN, MNIST_STD)
+    probabilities = softmax(model(batch), dim=1)
     for path, row in zip(args.images, probabilities):
         digit = int(row.argmax())
         print(f"{path}: {digit} (p={row[digit]:.3f})")

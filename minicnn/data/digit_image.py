@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-__all__ = ["load_digit_image", "to_mnist_frame"]
+__all__ = ["gray_levels", "load_digit_image", "normalize_frames", "to_mnist_frame"]
 
 _BOX = 20
 _FRAME = 28
@@ -63,21 +63,40 @@ def to_mnist_frame(gray: np.ndarray) -> np.ndarray:
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 
+def gray_levels(image) -> np.ndarray:
+    """A Pillow image as ``(H, W)`` uint8 grey levels, a transparent background made white.
+
+    Transparent pixels are shown on screen over the page's white, so a drawing in black ink on
+    nothing (a PNG with alpha) is black on white here, as its author saw it.
+    """
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(canvas, rgba).convert("L"))
+    return np.asarray(image.convert("L"))
+
+
 def load_digit_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file and convert it with :func:`to_mnist_frame`; ``(28, 28)`` uint8."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as opened:
-            if opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info:
-                # A transparent background becomes white, as it looks on screen.
-                rgba = opened.convert("RGBA")
-                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                gray = Image.alpha_composite(canvas, rgba).convert("L")
-            else:
-                gray = opened.convert("L")
+            gray = gray_levels(opened)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such image file") from None
     except UnidentifiedImageError:
         raise ValueError(f"{path}: not an image Pillow can read (PNG or JPEG expected)") from None
-    return to_mnist_frame(np.asarray(gray))
+    return to_mnist_frame(gray)
+
+
+def normalize_frames(frames: np.ndarray, dtype, mean: float, std: float) -> np.ndarray:
+    """uint8 frames ``(N, 28, 28)`` -> the network's input ``(N, 1, 28, 28)`` in ``dtype``.
+
+    Scaled to [0, 1], then normalised by the training set's ``mean`` and ``std``, as the
+    datasets' ``Normalize`` transform does for training.
+    """
+    dtype = np.dtype(dtype)
+    return ((np.asarray(frames).astype(dtype) / 255 - mean) / std).astype(dtype)[:, None]
