@@ -6,15 +6,15 @@ import errno
 import ipaddress
 import signal
 import socket
-import sys
 import threading
 import time
 import webbrowser
+from dataclasses import dataclass
 
 from minicnn.explore.app import LOOPBACK_HOSTS, create_app
 from minicnn.explore.session import Explorer
 
-__all__ = ["DEFAULT_PORT", "bind", "serve"]
+__all__ = ["DEFAULT_PORT", "Serving", "bind", "prepare", "serve"]
 
 DEFAULT_PORT = 8765
 
@@ -53,6 +53,39 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+@dataclass
+class Serving:
+    """A uvicorn server ready to run on a bound socket, and the address of its page."""
+
+    server: object  # uvicorn.Server
+    socket: socket.socket
+    url: str
+
+    def run(self) -> None:
+        """Serve until ``server.should_exit`` is set (or, in the main thread, Ctrl-C)."""
+        self.server.run(sockets=[self.socket])
+
+
+def prepare(explorer: Explorer, host: str = "127.0.0.1", port: int | None = None,
+            log=print) -> Serving:
+    """Bind ``host:port`` (see :func:`bind`) and build the server of ``explorer`` on it,
+    answering only requests addressed to that host (a loopback address by default)."""
+    import uvicorn
+
+    sock = bind(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    if _is_loopback(host):
+        allowed = list(LOOPBACK_HOSTS)
+    else:
+        log(f"warning: serving on {host}, not only this machine: anyone who can reach it can "
+            "use the explorer (there is no password)")
+        allowed = ["*"] if host in ("0.0.0.0", "::", "") else [*LOOPBACK_HOSTS, host]
+    config = uvicorn.Config(create_app(explorer, allowed_hosts=allowed), log_level="warning",
+                            access_log=False, timeout_graceful_shutdown=5, lifespan="off")
+    return Serving(uvicorn.Server(config), sock, f"http://{shown_host}:{bound_port}/")
+
+
 def serve(explorer: Explorer, host: str = "127.0.0.1", port: int | None = None,
           open_browser: bool = True, log=print) -> None:
     """Serve ``explorer`` on ``host:port`` until Ctrl-C (or SIGTERM), then stop cleanly: the
@@ -60,43 +93,29 @@ def serve(explorer: Explorer, host: str = "127.0.0.1", port: int | None = None,
 
     ``log`` receives the lines for the person who started it (the address to open).
     """
-    import uvicorn
-
-    sock = bind(host, port)
-    bound_host, bound_port = sock.getsockname()[:2]
-    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-    url = f"http://{shown_host}:{bound_port}/"
-    allowed = (list(LOOPBACK_HOSTS) if _is_loopback(host)
-               else ["*"] if host in ("0.0.0.0", "::", "") else [*LOOPBACK_HOSTS, host])
-    if not _is_loopback(host):
-        log(f"warning: serving on {host}, not only this machine: anyone who can reach it can "
-            "use the explorer (there is no password)")
-    app = create_app(explorer, allowed_hosts=allowed)
-    config = uvicorn.Config(app, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=5, lifespan="off")
-    server = uvicorn.Server(config)
+    serving = prepare(explorer, host, port, log)
+    server = serving.server
 
     def announce():
         while not server.started and not server.should_exit:
             time.sleep(0.05)
         if server.started:
-            log(f"minicnn explore: {explorer.source} at {url}  (Ctrl-C to stop)")
-            sys.stdout.flush()
+            log(f"minicnn explore: {explorer.source} at {serving.url}  (Ctrl-C to stop)")
             if open_browser:
-                webbrowser.open(url)
+                webbrowser.open(serving.url)
 
     threading.Thread(target=announce, name="minicnn-explore-announce", daemon=True).start()
     # uvicorn turns SIGINT and SIGTERM into a graceful shutdown, then raises the signal again:
     # SIGTERM as a KeyboardInterrupt too, so both end the same way, here.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) \
-        if threading.current_thread() is threading.main_thread() else None
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main else None
     try:
-        server.run(sockets=[sock])
+        serving.run()
     except KeyboardInterrupt:
         pass
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         explorer.close()
-        sock.close()
+        serving.socket.close()
     log("minicnn explore: stopped")

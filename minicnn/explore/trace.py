@@ -10,8 +10,10 @@ output is there to see; the numbers are the same, see :mod:`minicnn.nn.fused`.)
 
 Arrays are linked by identity: the ``Sequential`` hands a layer's output object to the next
 layer, so the module whose output *is* another's input is the one it reads from
-(:meth:`Trace.producer_of`, :meth:`Trace.consumers_of`). That is how the page knows which maps
-to highlight "in the layer below" and which layers a gradient came back from.
+(:meth:`Trace.source_of`, :meth:`Trace.consumers_of`); a layer that returns its input itself
+(``Identity``, ``Dropout`` in eval mode) is then the source of the layer after it. That is how
+the page knows which maps to highlight "in the layer below" and which layers a gradient came
+back from.
 """
 
 from __future__ import annotations
@@ -86,10 +88,12 @@ class Trace:
         found = [call for call in self.calls.values() if call.output is array]
         return sorted(found, key=lambda call: (not call.is_leaf, -call.order))
 
-    def consumers_of(self, array: np.ndarray) -> list[Call]:
-        """The calls whose input is ``array`` itself, in the order they started."""
+    def consumers_of(self, node: str) -> list[Call]:
+        """The calls that read node ``node``'s output (``"input"``: the image), in the order
+        they started; a block and its first layer both read it when the block hands its input
+        to that layer."""
         return [call for call in self.calls.values()
-                if call.input is array and call.name != ""]
+                if call.name != "" and self.source_of(call) == node]
 
     def source_of(self, call: Call) -> str | None:
         """The name of the node whose output ``call`` reads: the producing module (a layer in

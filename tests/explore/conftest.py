@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import minicnn
+from minicnn import nn
 from minicnn.explore.session import SHIPPED_WEIGHTS, Explorer
 from minicnn.train.config import TrainConfig
 from minicnn.train.run_dir import RunDir
@@ -93,3 +95,75 @@ def as_input():
 
     return lambda png: {"png": "data:image/png;base64," + base64.b64encode(png).decode()}
 
+
+
+class Residual(nn.Module):
+    """``x -> relu2(conv2(relu1(conv1(x))) + x)``: a residual block whose shortcut is added in
+    plain code, as torchvision's BasicBlock does; the explorer has never seen it."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.relu2 = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu2(self.conv2(self.relu1(self.conv1(x))) + x)
+
+    def backward(self, grad_output):
+        grad = self.relu2.backward(grad_output)
+        # Where the path forks, the gradients add: the main path's and the shortcut's.
+        return self.conv1.backward(self.relu1.backward(self.conv2.backward(grad))) + grad
+
+
+class SumBlock(nn.Module):
+    """``x -> conv(x) + x``: a block whose output no layer of its own produced."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x) + x
+
+    def backward(self, grad_output):
+        return self.conv.backward(grad_output) + grad_output
+
+
+@pytest.fixture
+def residual_net():
+    """A small network with residual blocks: conv, Residual, SumBlock, then a classifier of
+    3 classes, float64, on (1, 6, 6) images."""
+    minicnn.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), Residual(4), SumBlock(4), nn.Flatten(),
+                         nn.Linear(4 * 6 * 6, 3)).double()
+
+
+@pytest.fixture
+def serve_explorer():
+    """``serve_explorer(explorer)`` -> the URL of a real uvicorn server of ``explorer`` on
+    127.0.0.1 (any free port), stopped after the test."""
+    import threading
+    import time
+
+    from minicnn.explore.server import prepare
+
+    servers = []
+
+    def start(explorer: Explorer) -> str:
+        serving = prepare(explorer, "127.0.0.1", 0, log=lambda line: None)
+        thread = threading.Thread(target=serving.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not serving.server.started:
+            assert time.monotonic() < deadline, "the server did not start in 30 s"
+            time.sleep(0.02)
+        servers.append((serving, thread))
+        return serving.url
+
+    yield start
+    for serving, thread in servers:
+        serving.server.should_exit = True
+        thread.join(10)
+        serving.socket.close()

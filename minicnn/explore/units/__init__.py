@@ -9,11 +9,11 @@ numbers the layer itself produced (``value``): they agree up to float32 rounding
 point. A layer of any other type still gets its input and output values, never an error.
 
 The gradient of a unit (:func:`explain_gradient`) is assembled from the *consumers* of the
-array it belongs to: every layer that read that array (usually one; two where a path forks, as
-at the input of a residual block) gave back ``dLoss/d input``, and those add up. A block whose
-``forward`` also uses the array in plain code (a residual sum) shows that share as ``other``.
-The network's output is read by the loss: for cross-entropy, ``dLoss/d logit[k] = p[k] -
-[k == target]``.
+node it belongs to: every layer that read that node's output (usually one; two where a path
+forks, as at the input of a residual block) gave back ``dLoss/d input``, and those add up. A
+block whose ``forward`` also uses the array in plain code (a residual sum) shows that share as
+``other``. The network's output is read by the loss: for cross-entropy,
+``dLoss/d logit[k] = p[k] - [k == target]``.
 """
 
 from __future__ import annotations
@@ -149,8 +149,8 @@ def _gradient_at(call: Call, index: tuple) -> float | None:
     return None if call.grad_input is None else number(call.grad_input[(0, *index)])
 
 
-def _consumer_part(trace: Trace, call: Call, array: np.ndarray, index: tuple) -> dict:
-    """The share of ``dLoss/d array[index]`` that came back through ``call``."""
+def _consumer_part(trace: Trace, call: Call, node: str, index: tuple) -> dict:
+    """The share of ``dLoss/d node[index]`` that came back through ``call``."""
     part = {"layer": call.name, "type": type(call.module).__name__,
             "contribution": _gradient_at(call, index)}
     if call.is_leaf:
@@ -160,14 +160,14 @@ def _consumer_part(trace: Trace, call: Call, array: np.ndarray, index: tuple) ->
                     "note": f"no breakdown for {part['type']}: its input gradient is shown"}
         return {**part, "kind": explainer.kind,
                 **explainer.input_gradient(call.module, call, index)}
-    inner = _outermost([consumer for consumer in trace.consumers_of(array)
+    inner = _outermost([consumer for consumer in trace.consumers_of(node)
                         if is_ancestor(call.name, consumer.name)])
-    parts = [_consumer_part(trace, consumer, array, index) for consumer in inner]
+    parts = [_consumer_part(trace, consumer, node, index) for consumer in inner]
     if part["contribution"] is None:
         return {**part, "kind": "block", "parts": parts, "other": None}
-    other = part["contribution"] - sum(p["contribution"] or 0.0 for p in parts)
-    if len(parts) == 1 and other == 0:
+    if len(inner) == 1 and inner[0].grad_input is call.grad_input:
         return parts[0]  # a Sequential passing its first layer's gradient on, unchanged
+    other = part["contribution"] - sum(p["contribution"] or 0.0 for p in parts)
     return {**part, "kind": "block", "parts": parts, "other": other,
             "note": "the rest comes back through plain code in the block's forward (for "
                     "example the shortcut of a residual connection: where a path forks, the "
@@ -197,15 +197,11 @@ def explain_gradient(trace: Trace, node: str, index) -> dict:
     index = check_index(index, array.shape[1:], node)
     if trace.loss is None:
         raise RequestError("no backward pass: give a target class to see gradients")
-    if array is trace.input:
-        gradient = trace.input_grad
-    else:
-        producer = trace.producers_of(array)[0]
-        gradient = producer.grad_output
+    gradient = trace.input_grad if node == "input" else trace.calls[node].grad_output
     value = None if gradient is None else number(gradient[(0, *index)])
-    parts = [_loss_part(trace, index)] if array is trace.output else []
-    parts += [_consumer_part(trace, consumer, array, index)
-              for consumer in _outermost(trace.consumers_of(array))]
+    consumers = _outermost(trace.consumers_of(node))
+    parts = [_loss_part(trace, index)] if array is trace.output and not consumers else []
+    parts += [_consumer_part(trace, consumer, node, index) for consumer in consumers]
     explained = sum(part["contribution"] or 0.0 for part in parts)
     difference = None if value is None else value - explained
     result = {"value": value, "parts": parts, "sum": explained, "difference": difference,

@@ -18,7 +18,9 @@ __all__ = ["batch_norm_forward", "batch_norm_input_gradient", "uses_running_stat
 
 
 def uses_running_stats(module) -> bool:
-    return not module.training and module.running_mean is not None
+    """Whether the traced forward normalised with the running statistics: a trace always runs
+    in eval mode (:func:`minicnn.explore.trace.run_trace`), so whenever the layer has them."""
+    return module.running_mean is not None and module.running_var is not None
 
 
 def _scale_shift(module, channel: int) -> tuple[float, float, float, float]:

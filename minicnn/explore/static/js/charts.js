@@ -65,7 +65,7 @@ export function drawLossCurve(chart, records) {
   chart.replaceChildren();
   const steps = records.length ? records[records.length - 1].step : 0;
   const first = records.length ? records[0].step : 0;
-  const lossMax = niceMax(Math.max(...records.map((r) => r.loss), 0.1));
+  const lossMax = niceMax(Math.max(...records.map((r) => r.loss), 1e-3));
   const x = (step) => left + plotWidth * (steps > first ? (step - first) / (steps - first) : 0.5);
   const y = (loss) => top + plotHeight * (1 - Math.min(loss, lossMax) / lossMax);
   for (const f of [0, 0.5, 1]) {
@@ -137,6 +137,5 @@ export function drawFlow(chart, flow) {
     chart.append(max, mean, zero);
     chart.append(svg("text", { x: width - zeroWidth - 8, y: y + 10, "text-anchor": "end" }, `${Math.round(100 * f.zero_fraction)}%`));
   });
-  chart.append(svg("text", { x: labelWidth, y: height - 4 },
-    "light: max, dark: mean |dLoss/d output| (log scale)"));
+  chart.append(svg("text", { x: labelWidth, y: height - 4 }, "light: max, dark: mean; log scale"));
 }

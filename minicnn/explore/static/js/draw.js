@@ -45,14 +45,22 @@ export class DrawingPad {
 
   line(from, to) {
     const context = this.context;
-    context.strokeStyle = "#fff";
-    context.lineWidth = this.canvas.width / 12;
-    context.lineCap = "round";
-    context.lineJoin = "round";
-    context.beginPath();
-    context.moveTo(from[0], from[1]);
-    context.lineTo(to[0], to[1]);
-    context.stroke();
+    const width = this.canvas.width / 12;
+    context.fillStyle = context.strokeStyle = "#fff";
+    if (from[0] === to[0] && from[1] === to[1]) {
+      // A line of length zero strokes nothing: a dot is a filled disc.
+      context.beginPath();
+      context.arc(from[0], from[1], width / 2, 0, 2 * Math.PI);
+      context.fill();
+    } else {
+      context.lineWidth = width;
+      context.lineCap = "round";
+      context.lineJoin = "round";
+      context.beginPath();
+      context.moveTo(from[0], from[1]);
+      context.lineTo(to[0], to[1]);
+      context.stroke();
+    }
     this.empty = false;
     this.onChange(this.canvas.toDataURL("image/png"));
   }
