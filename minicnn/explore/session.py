@@ -260,10 +260,11 @@ class Explorer:
             return frame, int(self.data.test_labels[index]), f"test image {index}"
         raise RequestError(f'unknown input kind {kind!r}: use "png", "pixels" or "test_index"')
 
-    def _target(self, request: dict, label: int | None, logits: np.ndarray) -> int:
+    def _target(self, request: dict, label: int | None, batch: np.ndarray) -> int:
+        """The class the loss targets; the lock must be held (the prediction needs a pass)."""
         target = request.get("target", "prediction")
         if target == "prediction":
-            return int(logits[0].argmax())
+            return int(self._trace(batch).output[0].argmax())
         if target == "label":
             if label is None:
                 raise RequestError('target "label" needs a test image (a drawing has no '
@@ -351,7 +352,7 @@ class Explorer:
         frame, label, _ = self._read_input(request)
         batch = self.input_spec.normalize(frame)
         with self.lock:
-            target = self._target(request, label, self._trace(batch).output)
+            target = self._target(request, label, batch)
             trace = self._trace(batch, target)
             gradients = {name: encode_array(call.grad_output[0])
                          for name, call in self._shown_calls(trace)
@@ -394,7 +395,7 @@ class Explorer:
         with self.lock:
             target = None
             if "target" in request:
-                target = self._target(request, label, self._trace(batch).output)
+                target = self._target(request, label, batch)
             trace = self._trace(batch, target)
             answer = explain_unit(trace, layer, request.get("index"))
         if layer == "input":

@@ -65,7 +65,7 @@ export function drawLossCurve(chart, records) {
   chart.replaceChildren();
   const steps = records.length ? records[records.length - 1].step : 0;
   const first = records.length ? records[0].step : 0;
-  const lossMax = niceMax(Math.max(...records.map((r) => r.loss), 1e-3));
+  const lossMax = records.length ? niceMax(Math.max(...records.map((r) => r.loss), 1e-3)) : 1;
   const x = (step) => left + plotWidth * (steps > first ? (step - first) / (steps - first) : 0.5);
   const y = (loss) => top + plotHeight * (1 - Math.min(loss, lossMax) / lossMax);
   for (const f of [0, 0.5, 1]) {

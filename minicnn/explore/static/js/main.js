@@ -30,6 +30,7 @@ let pad = null;
 // ------------------------------------------------------------------ errors and tooltips
 let errorTimer = null;
 function showError(message) {
+  console.error(`minicnn explore: ${message}`);
   const box = $("error");
   box.textContent = message;
   box.hidden = false;

@@ -29,7 +29,7 @@ function numberTable(rows, title, options = {}) {
       const cell = element("td", "", short(value));
       if (value === null) {
         cell.className = "padding";
-        cell.title = "padding";
+        cell.title = options.emptyTitle || "padding";
       } else {
         const rgb = diverging(value, scale);
         cell.style.background = css(rgb);
@@ -125,7 +125,9 @@ const FORWARD = {
 
   max_pool2d(f, box) {
     const winner = f.winner ? [f.reads.rows.indexOf(f.winner[0]), f.reads.cols.indexOf(f.winner[1])] : null;
-    box.append(element("div", "grids")).append(numberTable(f.patch[0], `window of channel ${f.reads.channels[0]}`, { winner }));
+    const grids = element("div", "grids");
+    grids.append(numberTable(f.patch[0], `window of channel ${f.reads.channels[0]}`, { winner }));
+    box.append(grids);
     box.append(html("div", "equation",
       `max of the window = ${code(f.value)}<br>the winner: input (${f.winner ? f.winner.join(", ") : "none"}), ` +
       "outlined; ties go to the first in row-major order, as in PyTorch. In the backward, only " +
@@ -133,7 +135,9 @@ const FORWARD = {
   },
 
   avg_pool2d(f, box) {
-    box.append(element("div", "grids")).append(numberTable(f.patch[0], `window of channel ${f.reads.channels[0]}`));
+    const grids = element("div", "grids");
+    grids.append(numberTable(f.patch[0], `window of channel ${f.reads.channels[0]}`));
+    box.append(grids);
     box.append(html("div", "equation",
       `Σ window = ${code(f.sum)} / ${f.divisor} = ${code(f.total)}<br>the layer's output: ${code(f.value)}${difference(f)}`));
   },
@@ -175,7 +179,10 @@ const PARTS = {
     p.channels.forEach((channel, i) => {
       const offsets = p.offsets[i];
       const sum = offsets.flat().reduce((a, v) => a + (v || 0), 0);
-      if (i < 16) grids.append(numberTable(offsets, `ch ${channel}: ${short(sum)}`));
+      if (i < 16) {
+        grids.append(numberTable(offsets, `ch ${channel}: ${short(sum)}`,
+          { emptyTitle: "no window held this unit at this offset" }));
+      }
     });
     box.append(grids);
     if (p.channels.length > 16) box.append(element("div", "hint", `(first 16 of ${p.channels.length} channels)`));
