@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minicnn.data import DataLoader, Dataset
+from minicnn.explore.threads import thread_blas
 from minicnn.nn.loss import CrossEntropyLoss
 from minicnn.nn.module import Module
 from minicnn.optim import SGD
@@ -184,7 +185,7 @@ class LiveTrainer:
             time.sleep(self.pause_seconds)
 
     def _one_step(self) -> None:
-        with self.lock:
+        with self.lock, thread_blas():
             images, labels = self._next_batch()
             self.model.train()
             try:

@@ -3,11 +3,13 @@
 :class:`Explorer` holds the network (a copy of the weights it was started from: the run
 directory is read once and never written), the test images and the live trainer when a
 dataset is at hand, and a lock: a minicnn layer caches its input between forward and
-backward, so only one pass may use the network at a time. Each public method answers one API
-request with a JSON-ready ``dict`` and raises :class:`~minicnn.explore.errors.RequestError`
-(a malformed request) or :class:`~minicnn.explore.errors.UnavailableError` (no data, say); the
-HTTP layer (:mod:`minicnn.explore.app`) only adds the transport. A notebook can call the
-methods directly.
+backward, so only one pass may use the network at a time. Each pass runs BLAS on one thread
+in whichever thread serves it (:mod:`minicnn.explore.threads` says why). Each public method
+answers one API request with a JSON-ready ``dict`` and raises
+:class:`~minicnn.explore.errors.RequestError` (a malformed request) or
+:class:`~minicnn.explore.errors.UnavailableError` (no data, say); the HTTP layer
+(:mod:`minicnn.explore.app`) only adds the transport. A notebook can call the methods
+directly.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from minicnn.explore.describe import describe_model
 from minicnn.explore.errors import RequestError, UnavailableError
 from minicnn.explore.inputs import InputSpec, decode_png, pixels_array
 from minicnn.explore.live import LiveTrainer
+from minicnn.explore.threads import thread_blas
 from minicnn.explore.trace import Trace, run_trace
 from minicnn.explore.units import explain_unit
 from minicnn.functional.activation import softmax
@@ -167,7 +170,7 @@ class Explorer:
         if self.data.train_set is not None:
             self.trainer = LiveTrainer(self.model, self.lock, self.data.train_set,
                                        self._evaluation_set(), seed=seed)
-        with self.lock:
+        with self.lock, thread_blas():
             # Also compiles the kernels of every layer, before the first request waits for it.
             self._tree = describe_model(self._trace(self._blank_batch(), target=0))
 
@@ -328,7 +331,7 @@ class Explorer:
         _known_keys(request, {"input", "parameters"}, "/api/forward")
         frame, label, origin = self._read_input(request)
         batch = self.input_spec.normalize(frame)
-        with self.lock:
+        with self.lock, thread_blas():
             trace = self._trace(batch)
             answer = {
                 "model_version": self.version,
@@ -351,7 +354,7 @@ class Explorer:
         _known_keys(request, {"input", "target", "parameters"}, "/api/backward")
         frame, label, _ = self._read_input(request)
         batch = self.input_spec.normalize(frame)
-        with self.lock:
+        with self.lock, thread_blas():
             target = self._target(request, label, batch)
             trace = self._trace(batch, target)
             gradients = {name: encode_array(call.grad_output[0])
@@ -392,7 +395,7 @@ class Explorer:
             raise RequestError(f'"layer" must be a layer name (a string), got {layer!r}')
         frame, label, _ = self._read_input(request)
         batch = self.input_spec.normalize(frame)
-        with self.lock:
+        with self.lock, thread_blas():
             target = None
             if "target" in request:
                 target = self._target(request, label, batch)
