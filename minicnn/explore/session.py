@@ -122,6 +122,9 @@ def _known_keys(request: dict, allowed: set[str], what: str) -> None:
     if unknown:
         raise RequestError(f"{what}: unknown field(s) {sorted(unknown)}; expected some of "
                            f"{sorted(allowed)}")
+    if not isinstance(request.get("parameters", False), bool):
+        raise RequestError(f'{what}: "parameters" must be true or false, got '
+                           f"{request['parameters']!r}")
 
 
 class Explorer:

@@ -232,7 +232,8 @@ def malformed_requests(draw):
     """``(path, body bytes, content type)``: each with at least one defect."""
     defect = draw(st.sampled_from([
         "not json", "not an object", "wrong content type", "bad input", "unknown field",
-        "bad layer", "bad index", "bad target", "bad action", "bad setting", "bad steps"]))
+        "bad layer", "bad index", "bad target", "bad action", "bad setting", "bad steps",
+        "bad parameters"]))
     path = draw(st.sampled_from(["/api/forward", "/api/backward", "/api/unit", "/api/train"]))
     body = {"/api/train": {"action": "pause"}}.get(path, {"input": _good_input})
     if path == "/api/unit":
@@ -277,6 +278,8 @@ def malformed_requests(draw):
                                     st.floats()),
             "weights": st.text(max_size=6).filter(lambda text: text not in ("run", "random")),
         }[name])
+    elif defect == "bad parameters" and path in ("/api/forward", "/api/backward"):
+        body["parameters"] = draw(_json_values.filter(lambda value: not isinstance(value, bool)))
     elif defect == "bad steps" and path == "/api/train":
         body.update(action="step", steps=draw(st.one_of(st.integers(max_value=0),
                                                         st.integers(min_value=1001),

@@ -205,3 +205,14 @@ def test_a_layer_without_an_explainer_shows_its_values():
     (inner,) = explain_gradient(trace, "input", [0, 1, 1])["parts"]
     assert inner["kind"] == "values" and inner["contribution"] == pytest.approx(
         3 * float(trace.calls["0"].grad_output[0, 0, 1, 1]))
+
+
+def test_a_sequentials_unit_is_its_last_layers():
+    trace = run_trace(nn.Sequential(nn.Sequential(nn.Tanh(), nn.ReLU()), nn.Flatten(),
+                                    nn.Linear(4, CLASSES)).double(),
+                      np.random.default_rng(3).standard_normal((1, 1, 2, 2)), 0)
+    inner = explain_gradient(trace, "0", [0, 1, 1])
+    assert inner == explain_gradient(trace, "0.1", [0, 1, 1]), (
+        "the Sequential's output is its ReLU's: the same parts")
+    assert inner["parts"][0]["kind"] == "flatten"
+    assert explain_unit(trace, "0", [0, 1, 1])["forward"]["kind"] == "values"

@@ -197,6 +197,11 @@ def explain_gradient(trace: Trace, node: str, index) -> dict:
     index = check_index(index, array.shape[1:], node)
     if trace.loss is None:
         raise RequestError("no backward pass: give a target class to see gradients")
+    if node != "input" and not trace.calls[node].is_leaf:
+        # A block whose output its last layer made (a Sequential): that layer's node is the
+        # one the next layers read from.
+        node = next((producer.name for producer in trace.producers_of(array)
+                     if producer.is_leaf), node)
     gradient = trace.input_grad if node == "input" else trace.calls[node].grad_output
     value = None if gradient is None else number(gradient[(0, *index)])
     consumers = _outermost(trace.consumers_of(node))
