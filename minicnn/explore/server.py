@@ -55,15 +55,43 @@ def _raise_interrupt(signum, frame):
 
 @dataclass
 class Serving:
-    """A uvicorn server ready to run on a bound socket, and the address of its page."""
+    """A uvicorn server ready to run on a bound socket, and the address of its page.
+
+    Example (the page beside a notebook)::
+
+        serving = prepare(Explorer.from_run("runs/my-run"))
+        serving.start()   # 'http://127.0.0.1:8765/'
+        ...
+        serving.stop()
+    """
 
     server: object  # uvicorn.Server
     socket: socket.socket
     url: str
+    _thread: threading.Thread | None = None
 
     def run(self) -> None:
         """Serve until ``server.should_exit`` is set (or, in the main thread, Ctrl-C)."""
         self.server.run(sockets=[self.socket])
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Serve from a daemon thread (beside a notebook, or a test) and return the page's
+        address once the server answers."""
+        self._thread = threading.Thread(target=self.run, name="minicnn-explore-server",
+                                        daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"the explorer's server did not start in {timeout} s")
+            time.sleep(0.02)
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop a server started by :meth:`start` (requests in flight finish first)."""
+        self.server.should_exit = True
+        self._thread.join(timeout)
+        self.socket.close()
 
 
 def prepare(explorer: Explorer, host: str = "127.0.0.1", port: int | None = None,

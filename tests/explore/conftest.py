@@ -144,26 +144,14 @@ def residual_net():
 def serve_explorer():
     """``serve_explorer(explorer)`` -> the URL of a real uvicorn server of ``explorer`` on
     127.0.0.1 (any free port), stopped after the test."""
-    import threading
-    import time
-
     from minicnn.explore.server import prepare
 
     servers = []
 
     def start(explorer: Explorer) -> str:
-        serving = prepare(explorer, "127.0.0.1", 0, log=lambda line: None)
-        thread = threading.Thread(target=serving.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not serving.server.started:
-            assert time.monotonic() < deadline, "the server did not start in 30 s"
-            time.sleep(0.02)
-        servers.append((serving, thread))
-        return serving.url
+        servers.append(prepare(explorer, "127.0.0.1", 0, log=lambda line: None))
+        return servers[-1].start()
 
     yield start
-    for serving, thread in servers:
-        serving.server.should_exit = True
-        thread.join(10)
-        serving.socket.close()
+    for serving in servers:
+        serving.stop()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -62,16 +60,8 @@ def page_url(mnist_dir, tmp_path_factory):
 
     explorer = Explorer.from_run(data_dir=mnist_dir, out_dir=tmp_path_factory.mktemp("saved"))
     serving = prepare(explorer, "127.0.0.1", 0, log=lambda line: None)
-    thread = threading.Thread(target=serving.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not serving.server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield serving.url
-    serving.server.should_exit = True
-    thread.join(10)
-    serving.socket.close()
+    yield serving.start()
+    serving.stop()
     explorer.close()
 
 
