@@ -41,8 +41,9 @@ little-endian bytes of the array, exactly the values minicnn computed
 
 ``GET /api/model``
     ``{"model", "source", "about", "repr", "parameters", "input": {"shape", "mean", "std",
-    "drawing_matches_training", "dataset"}, "classes", "test_images": {"count", "reason"},
-    "training": {"available", "reason", "can_save"}, "tree", "model_version"}``. ``tree`` is
+    "drawing_matches_training", "dataset", "dtype"}, "classes", "test_images": {"count",
+    "reason"}, "training": {"available", "reason", "can_save"}, "tree", "model_version"}``.
+    ``tree`` is
     the network as nodes (see :mod:`minicnn.explore.describe`): ``{"name", "label", "type",
     "repr", "kind": "layer" | "sequence" | "block", "ran", "calls", "input_shape",
     "output_shape", "parameters": {name: shape}}``, plus ``"explains"`` and ``"source"`` for a

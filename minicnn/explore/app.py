@@ -67,7 +67,9 @@ async def _json_body(request: Request, limit: int) -> dict:
         raise HTTPException(415, "send the request body as JSON (Content-Type: "
                                  "application/json)")
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and not declared.isdigit():
+        raise HTTPException(400, f"Content-Length must be a number of bytes, got {declared!r}")
+    if declared is not None and int(declared) > limit:
         raise HTTPException(413, f"the request body is larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minicnn.data.digit_image import gray_levels, to_mnist_frame
+from minicnn.data.digit_image import gray_levels, normalize_frames, to_mnist_frame
 from minicnn.explore.errors import RequestError
 
 __all__ = ["MAX_IMAGE_SIDE", "InputSpec", "decode_png", "pixels_array"]
@@ -65,18 +65,17 @@ class InputSpec:
         return np.repeat(frame[None], channels, axis=0)
 
     def normalize(self, frame: np.ndarray) -> np.ndarray:
-        """A uint8 frame ``(C, H, W)`` -> the network's input ``(1, C, H, W)``, normalised as
-        in training (:func:`minicnn.data.digit_image.normalize_frames` for one channel)."""
-        mean = np.asarray(self.mean, np.float64).reshape(-1, 1, 1)
-        std = np.asarray(self.std, np.float64).reshape(-1, 1, 1)
-        if mean.size == 1 and std.size == 1:
-            from minicnn.data.digit_image import normalize_frames
-
-            return normalize_frames(frame, self.dtype, float(mean[0, 0, 0]),
-                                    float(std[0, 0, 0])).transpose(1, 0, 2, 3)
-        scaled = frame.astype(self.dtype) / 255
-        return ((scaled - mean.astype(self.dtype)) / std.astype(self.dtype)).astype(
-            self.dtype)[None]
+        """A uint8 frame ``(C, H, W)`` -> the network's input ``(1, C, H, W)``, scaled to
+        [0, 1] and normalised as in training."""
+        channels, height, width = frame.shape
+        if len(self.mean) == 1 and len(self.std) == 1:
+            # Each channel as one of minicnn predict's frames: the same arithmetic, so a
+            # drawing gives the network the very input predict would.
+            return normalize_frames(frame, self.dtype, self.mean[0], self.std[0]).reshape(
+                1, channels, height, width)
+        mean = np.asarray(self.mean, self.dtype).reshape(-1, 1, 1)
+        std = np.asarray(self.std, self.dtype).reshape(-1, 1, 1)
+        return ((frame.astype(self.dtype) / 255 - mean) / std).astype(self.dtype)[None]
 
 
 def decode_png(text) -> np.ndarray:

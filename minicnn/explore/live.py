@@ -73,6 +73,7 @@ class LiveTrainer:
         self.error: str | None = None
         self._running = False
         self._pending = 0
+        self._stepping = False  # a step is under way
         self._closed = False
         self._wake = threading.Condition()
         self._new_optimizer()
@@ -84,7 +85,8 @@ class LiveTrainer:
     # ------------------------------------------------------------------ control
     @property
     def running(self) -> bool:
-        return self._running or self._pending > 0
+        """Whether steps are being taken or are still to come."""
+        return self._running or self._pending > 0 or self._stepping
 
     def start(self) -> None:
         with self._wake:
@@ -143,8 +145,6 @@ class LiveTrainer:
         deadline = time.monotonic() + timeout
         while self.running and time.monotonic() < deadline:
             time.sleep(0.01)
-        with self.lock:  # the last step finishes under the lock
-            pass
         return not self.running
 
     def records_since(self, step: int) -> list[StepRecord]:
@@ -177,11 +177,14 @@ class LiveTrainer:
                     return
                 if self._pending:
                     self._pending -= 1
+                self._stepping = True
             try:
                 self._one_step()
             except Exception as error:  # the server keeps serving; the page shows why
                 self.pause()
                 self.error = f"training stopped: {type(error).__name__}: {error}"
+            finally:
+                self._stepping = False
             time.sleep(self.pause_seconds)
 
     def _one_step(self) -> None:

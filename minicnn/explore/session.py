@@ -312,7 +312,7 @@ class Explorer:
             "input": {"shape": list(self.input_spec.shape), "mean": list(self.input_spec.mean),
                       "std": list(self.input_spec.std),
                       "drawing_matches_training": self.input_spec.drawable_as_is,
-                      "dataset": self.dataset},
+                      "dataset": self.dataset, "dtype": self.input_spec.dtype.name},
             "classes": self.classes,
             "test_images": {"count": 0 if self.data.test_images is None
                             else len(self.data.test_images),

@@ -18,7 +18,6 @@ back from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,11 +75,8 @@ class Trace:
     def input_grad(self) -> np.ndarray | None:
         return self.calls[""].grad_input
 
-    def call(self, name: str) -> Call:
-        return self.calls[name]
-
     def producers_of(self, array: np.ndarray) -> list[Call]:
-        """The calls whose output is ``array`` itself, leaves first, then in finishing order.
+        """The calls whose output is ``array`` itself: layers first, the latest to start first.
 
         A ``Sequential`` returns its last layer's output object, so a block and its last layer
         both produced it; an ``Identity`` returns its input, so it shares its producer's.
@@ -106,13 +102,6 @@ class Trace:
                     and producer.order < call.order):
                 return producer.name
         return "input" if call.input is self.input else None
-
-    def children_of(self, name: str) -> Iterator[Call]:
-        prefix = f"{name}." if name else ""
-        for call in self.calls.values():
-            rest = call.name[len(prefix):]
-            if call.name.startswith(prefix) and call.name != name and "." not in rest:
-                yield call
 
 
 def _first_array(value):

@@ -66,7 +66,7 @@ export function fmt(x, digits = 4) {
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return "0";
   const a = Math.abs(x);
-  if (a < 1e-3 || a >= 1e5) return x.toExponential(Math.max(0, digits - 1)).replace("e", "e");
+  if (a < 1e-3 || a >= 1e5) return x.toExponential(Math.max(0, digits - 1));
   return String(Number(x.toPrecision(digits)));
 }
 
@@ -78,11 +78,18 @@ export function short(x) {
   if (a >= 100) return x.toFixed(0);
   if (a >= 1) return x.toFixed(1);
   if (a >= 0.01) return x.toFixed(2).replace(/^(-?)0\./, "$1.");
-  return x.toExponential(0).replace("e-", "e-");
+  return x.toExponential(0);
 }
 
-// The full float32 value (9 significant digits read a float32 back exactly).
+// The network's float type: 9 significant digits read a float32 back exactly, 17 a float64.
+let float32 = true;
+export function useDtype(dtype) {
+  float32 = dtype !== "float64";
+}
+
+// The full value, as the network holds it.
 export function exact(x) {
   if (x === null || x === undefined) return "–";
-  return Number.isFinite(x) ? String(Number(Math.fround(x).toPrecision(9))) : String(x);
+  if (!Number.isFinite(x)) return String(x);
+  return float32 ? String(Number(Math.fround(x).toPrecision(9))) : String(x);
 }

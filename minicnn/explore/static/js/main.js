@@ -3,7 +3,7 @@
 
 import { decode, decodeAll, getJSON, postJSON } from "./api.js";
 import { drawFlow, drawProbabilities } from "./charts.js";
-import { css, fmt, grey, maxAbs, sequential } from "./colors.js";
+import { fmt, grey, maxAbs, sequential, useDtype } from "./colors.js";
 import { DrawingPad } from "./draw.js";
 import { NetworkView } from "./network.js";
 import { TrainPanel } from "./train.js";
@@ -90,7 +90,7 @@ async function update() {
     input, parameters: state.parametersVersion !== state.version || !state.parameters,
   });
   if (input !== state.input) return; // drawn over meanwhile: the next round will show it
-  state.version = forward.model_version;
+  state.version = Math.max(state.version, forward.model_version);
   if (forward.parameters) {
     state.parameters = decodeAll(forward.parameters);
     state.parametersVersion = forward.model_version;
@@ -230,6 +230,7 @@ async function main() {
   const model = await getJSON("/api/model");
   state.model = model;
   state.version = model.model_version;
+  useDtype(model.input.dtype);
   collectNodes(model.tree);
   state.nodes.set("input", { name: "input", type: "input", source: null });
   $("model-summary").innerHTML = summary(model);
@@ -273,7 +274,10 @@ async function main() {
       momentum: $("train-momentum"), batch: $("train-batch"), curve: $("loss-curve"),
       count: $("train-count"), resetRun: $("train-reset-run"), resetRandom: $("train-reset-random"),
       save: $("train-save"), message: $("train-message"),
-    }, () => requestRefresh(), showError);
+    }, (version) => {
+      state.version = version; // newer weights: the next round asks for them
+      requestRefresh();
+    }, showError);
     $("train-save").disabled = !model.training.can_save;
     await panel.start();
   } else {
