@@ -74,3 +74,35 @@ def test_bind_takes_the_default_port_or_any_free_one():
         assert sock.getsockname()[1] == DEFAULT_PORT or sock.getsockname()[1] > 0
     finally:
         sock.close()
+
+
+def test_serve_opens_the_page_and_stops(monkeypatch):
+    import threading
+
+    from minicnn.explore import server
+    from minicnn.explore.session import Explorer
+
+    explorer = Explorer.from_run(load_dataset=False)
+    servings, opened, lines = [], [], []
+    real_prepare = server.prepare
+
+    def prepare(*args, **kwargs):
+        servings.append(real_prepare(*args, **kwargs))
+        return servings[-1]
+
+    def open_page(url):
+        opened.append(url)
+        status, model = request(url + "api/model")
+        assert status == 200 and model["model"] == "LeNet5", "the page's server answers"
+        servings[0].server.should_exit = True  # as Ctrl-C would
+
+    monkeypatch.setattr(server, "prepare", prepare)
+    monkeypatch.setattr(server.webbrowser, "open", open_page)
+    thread = threading.Thread(target=server.serve, args=(explorer, "127.0.0.1", 0),
+                              kwargs={"log": lines.append})
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the server stopped"
+    assert opened == [servings[0].url], "the browser was sent to the page"
+    assert lines[0].startswith(f"minicnn explore: {explorer.source} at {servings[0].url}")
+    assert lines[-1] == "minicnn explore: stopped"
