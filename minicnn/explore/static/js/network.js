@@ -34,6 +34,7 @@ class Row {
     head.append(element("span", "layer-name", node.displayName || name));
     head.append(element("span", "layer-type", node.type));
     head.append(element("span", "layer-shape", shapeText(shape)));
+    if (node.calls > 1) head.append(element("span", "layer-shape", `ran ${node.calls}×: the last call`));
     if (node.repr && node.repr !== `${node.type}()`) head.title = node.repr;
     this.scale = element("span", "layer-scale");
     this.scaleBar = element("canvas");
