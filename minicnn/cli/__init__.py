@@ -22,6 +22,7 @@ from minicnn import __version__
 from minicnn.cli import (
     evaluate,
     exercises,
+    explore,
     gradcheck,
     import_torch,
     plot,
@@ -33,7 +34,7 @@ from minicnn.debug import debug_enabled
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = [train, evaluate, predict, import_torch, gradcheck, plot, tune, exercises]
+COMMANDS = [train, evaluate, predict, import_torch, gradcheck, plot, tune, explore, exercises]
 """The command modules, in the order ``minicnn --help`` lists them."""
 
 

@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["open_image"]
+__all__ = ["flatten_transparency", "open_image"]
+
+
+def flatten_transparency(image, mode: str):
+    """A Pillow image converted to ``mode``, a transparent background made white.
+
+    Transparent pixels are shown on screen over a white page, so a drawing in black ink on
+    nothing (a PNG with alpha) is black on white here, as its author saw it.
+    """
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(canvas, rgba).convert(mode)
+    return image.convert(mode)
 
 
 def open_image(path: str | os.PathLike, mode: str):
@@ -20,11 +35,7 @@ def open_image(path: str | os.PathLike, mode: str):
 
     try:
         with Image.open(path) as opened:
-            if opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info:
-                rgba = opened.convert("RGBA")
-                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                return Image.alpha_composite(canvas, rgba).convert(mode)
-            return opened.convert(mode)
+            return flatten_transparency(opened, mode)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such image file") from None
     except UnidentifiedImageError:
