@@ -74,11 +74,14 @@ def load_data(dataset: str, data_dir: str | os.PathLike | None, dtype) -> DataSp
     cache when None), never downloading: the explorer works offline, and without data it hides
     the test-image picker and live training instead of failing."""
     from minicnn.data import DataFileError
-    from minicnn.train.trainer import dataset_class, load_split
+    from minicnn.train.datasets import dataset_spec, normalization_statistics, prepare_split
 
+    dataset_class = dataset_spec(dataset).dataset_class
     try:
-        test = dataset_class(dataset)(root=data_dir, train=False, download=False)
-        train_set = load_split(dataset, data_dir, True, dtype)
+        test = dataset_class(root=data_dir, train=False, download=False)
+        train_split = dataset_class(root=data_dir, train=True, download=False, dtype=dtype)
+        statistics = normalization_statistics(dataset, data_dir, train_split)
+        train_set = prepare_split(train_split, dataset, statistics)
     except (FileNotFoundError, DataFileError, OSError) as error:
         where = data_dir if data_dir is not None else "minicnn's cache"
         return DataSplits(reason=f"no {dataset} files found in {where} ({error}); pass "
@@ -186,24 +189,24 @@ class Explorer:
         from ``data_dir``, or the cache, when ``load_dataset``)."""
         from minicnn.train.checkpoint import read_metadata
         from minicnn.train.config import TrainConfig
-        from minicnn.train.loading import load_trained_model
-        from minicnn.train.trainer import dataset_class
+        from minicnn.train.datasets import dataset_spec
+        from minicnn.train.loading import load_trained_model, trained_dataset, trained_statistics
 
         model, weights = load_trained_model(SHIPPED_WEIGHTS if path is None else path)
         config_path = weights.parent / "config.json"
         config = TrainConfig.load(config_path) if path is not None and config_path.is_file() \
             else None
-        dataset = config.dataset if config is not None else "mnist"
+        dataset = config.dataset if config is not None else trained_dataset(weights)
         dtype = next(model.parameters()).dtype
         data = load_data(dataset, data_dir, dtype) if load_dataset else None
-        dataset_type = dataset_class(dataset)
+        dataset_type = dataset_spec(dataset).dataset_class
+        mean, std = trained_statistics(weights) or (dataset_type.mean, dataset_type.std)
         if data is not None and data.test_images is not None:
             shape = data.test_images.shape[1:]
             shape = (1, *shape) if len(shape) == 2 else shape
         else:
             shape = _guess_input_shape(model)
-        spec = InputSpec(tuple(shape), _per_channel(dataset_type.mean),
-                         _per_channel(dataset_type.std), np.dtype(dtype))
+        spec = InputSpec(tuple(shape), _per_channel(mean), _per_channel(std), np.dtype(dtype))
         if path is None:
             about = _shipped_about()
             source = "the LeNet-5 that ships with minicnn"
