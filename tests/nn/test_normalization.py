@@ -9,28 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minicnn.nn.normalization import BatchNorm1d, BatchNorm2d
+from tests.helpers import assert_close
+from tests.helpers.twins import TORCH_DTYPES
 
-RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
-TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 LAYERS = {"BatchNorm1d": (BatchNorm1d, torch.nn.BatchNorm1d),
           "BatchNorm2d": (BatchNorm2d, torch.nn.BatchNorm2d)}
 STATE_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-
-
-def assert_close(actual: np.ndarray, expected, what: str, scale: float | None = None) -> None:
-    """Equal to ``expected`` within the dtype's relative tolerance times ``scale``.
-
-    ``scale`` defaults to the largest ``|expected|``. A result that is a small difference of
-    large terms (the training-mode input gradient) passes the terms' magnitude instead.
-    """
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, not {expected.dtype}"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, not {expected.shape}"
-    rtol = RTOL[actual.dtype]
-    if scale is None:
-        scale = float(np.abs(expected).max(initial=0.0))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-30),
-                               err_msg=what)
 
 
 def training_grad_input_scale(layer, x: np.ndarray, grad_output: np.ndarray) -> float:
@@ -58,9 +42,11 @@ def assert_state_equal(ours, theirs: torch.nn.Module) -> None:
             # Means of inputs of order 1 (drawn as 2*N(0,1) + 0.5): their rounding is relative
             # to 1, not to a mean that cancels to near 0 (seen: 7.37e-4, off by 3e-8).
             expected = their_state[key].numpy()
-            assert_close(value, expected, key, scale=max(1.0, float(np.abs(expected).max())))
+            assert_close(value, expected, expected.dtype, key,
+                         scale=max(1.0, float(np.abs(expected).max())))
         else:
-            assert_close(value, their_state[key], key)
+            expected = their_state[key].numpy()
+            assert_close(value, expected, expected.dtype, key, relative_to="tensor", atol=0.0)
 
 
 @st.composite
@@ -105,13 +91,16 @@ def step(ours, theirs, x: np.ndarray, rng) -> None:
     x_t = torch.tensor(x, requires_grad=True)
     expected = theirs(x_t)
     output = ours(x)
-    assert_close(output, expected, f"output ({'train' if ours.training else 'eval'})")
+    assert_close(output, expected, x.dtype, f"output ({'train' if ours.training else 'eval'})",
+                 relative_to="tensor", atol=0.0)
     grad_output = rng.standard_normal(x.shape).astype(x.dtype)
     expected.backward(torch.from_numpy(grad_output))
     grad_input = ours.backward(grad_output)
-    uses_batch_stats = ours.training or ours.running_mean is None
-    scale = training_grad_input_scale(ours, x, grad_output) if uses_batch_stats else None
-    assert_close(grad_input, x_t.grad, "grad_input", scale=scale)
+    if ours.training or ours.running_mean is None:  # batch statistics: the terms cancel
+        assert_close(grad_input, x_t.grad, x.dtype, "grad_input",
+                     scale=training_grad_input_scale(ours, x, grad_output))
+    else:
+        assert_close(grad_input, x_t.grad, x.dtype, "grad_input", relative_to="tensor", atol=0.0)
 
 
 @settings(max_examples=40, deadline=None)
@@ -124,7 +113,8 @@ def test_training_steps_then_evaluation_match_torch(config, training_steps):
         step(ours, theirs, x, rng)
     # Gradients accumulate over the steps in both frameworks.
     for name, param in ours.named_parameters():
-        assert_close(param.grad, theirs.get_parameter(name).grad, f"{name}.grad")
+        assert_close(param.grad, theirs.get_parameter(name).grad, config["dtype"], f"{name}.grad",
+                     relative_to="tensor", atol=0.0)
     assert_state_equal(ours, theirs)
 
     ours.eval()
@@ -330,7 +320,7 @@ def test_backward_uses_the_statistics_forward_used_even_after_a_mode_switch():
     ours(x)
     ours.eval()
     grad_input = ours.backward(grad_output)
-    assert_close(grad_input, x_t.grad, "grad_input",
+    assert_close(grad_input, x_t.grad, np.float64, "grad_input",
                  scale=training_grad_input_scale(ours, x, grad_output))
 
 

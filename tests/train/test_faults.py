@@ -19,7 +19,7 @@ from minicnn.train.loop import EpochProgress, TrainingInterrupted, train_epoch
 from minicnn.train.nonfinite import NonFiniteLossError, locate_nonfinite
 from minicnn.train.run_dir import RunDir
 from minicnn.train.trainer import Trainer
-from tests.train.test_trainer import assert_same_run, config
+from tests.helpers.training import assert_same_run, trainer_config
 
 
 class _StopAfter:
@@ -43,10 +43,10 @@ def test_run_interrupted_mid_epoch_resumes_exactly(tmp_path, mnist_dir, optimize
     settings = dict(data_dir=str(mnist_dir), optimizer=optimizer, scheduler=scheduler,
                     limit_train=256, limit_test=128, batch_size=32,
                     lr=0.01 if optimizer == "sgd" else 0.002)
-    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings))
     straight.fit()
 
-    stopped = Trainer.new(config(tmp_path / "stopped", **settings))
+    stopped = Trainer.new(trainer_config(tmp_path / "stopped", **settings))
     with pytest.raises(TrainingInterrupted):
         stopped.fit(should_stop=_StopAfter(stop_after))
     run_path = stopped.run_dir.path
@@ -68,10 +68,10 @@ def test_checkpoint_every_writes_mid_epoch_checkpoints_that_resume_exactly(tmp_p
                                                                              mnist_dir):
     settings = dict(data_dir=str(mnist_dir), limit_train=256, limit_test=64, batch_size=32,
                     epochs=1, lr=0.01)
-    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings))
     straight.fit()
 
-    run = Trainer.new(config(tmp_path / "every", checkpoint_every=3, **settings))
+    run = Trainer.new(trainer_config(tmp_path / "every", checkpoint_every=3, **settings))
     checkpoint_steps = []
     saved = {}
 
@@ -97,8 +97,8 @@ def test_checkpoint_every_writes_mid_epoch_checkpoints_that_resume_exactly(tmp_p
 
 
 def test_a_stop_on_an_epochs_last_step_finishes_that_epoch(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
-                                 limit_test=64, batch_size=32, epochs=2))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
+                                         limit_test=64, batch_size=32, epochs=2))
     # The stop request arrives during the last step of epoch 1 (step 1 of 0-1): the epoch
     # is evaluated and checkpointed, then the run stops.
     requested = []
@@ -150,8 +150,8 @@ def test_locate_nonfinite_names_the_batch_a_parameter_or_the_first_layer():
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
                             "ignore:invalid value encountered:RuntimeWarning")
 def test_nonfinite_loss_stops_the_run_naming_epoch_step_and_layer(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=128,
-                                 limit_test=64, batch_size=32, epochs=2))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=128,
+                                         limit_test=64, batch_size=32, epochs=2))
     trainer.run_epoch()
     checkpoint_bytes = trainer.run_dir.checkpoint.read_bytes()
     metrics_before = trainer.run_dir.read_metrics()
@@ -220,8 +220,8 @@ def test_an_epoch_of_nothing_but_nonfinite_batches_says_so():
 
 
 def test_skip_nonfinite_run_records_skipped_batches(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
-                                 limit_test=64, epochs=1, skip_nonfinite=True))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
+                                         limit_test=64, epochs=1, skip_nonfinite=True))
     trainer.fit()
     assert trainer.run_dir.read_metrics()[0]["skipped_batches"] == 0
     resumed = Trainer.resume(trainer.run_dir.path, skip_nonfinite=False)
@@ -252,9 +252,9 @@ def test_a_damaged_config_is_named(tmp_path):
 
 def test_a_new_run_is_resumable_before_its_first_step(tmp_path, mnist_dir):
     settings = dict(data_dir=str(mnist_dir), limit_train=64, limit_test=64, epochs=1)
-    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings))
     straight.fit()
-    started = Trainer.new(config(tmp_path / "started", **settings))
+    started = Trainer.new(trainer_config(tmp_path / "started", **settings))
     _, states = load_checkpoint(started.run_dir.checkpoint)
     assert states["progress"] == {"epochs_done": 0, "best_accuracy": -1.0}
     resumed = Trainer.resume(started.run_dir.path)
@@ -263,8 +263,8 @@ def test_a_new_run_is_resumable_before_its_first_step(tmp_path, mnist_dir):
 
 
 def test_resume_removes_temporary_files_left_by_a_killed_write(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
-                                 limit_test=64, epochs=2))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
+                                         limit_test=64, epochs=2))
     trainer.run_epoch()
     leftover = trainer.run_dir.path / ".checkpoint.safetensors.abc123.tmp"
     leftover.write_bytes(b"half a checkpoint")

@@ -26,7 +26,7 @@ from minicnn.viz import (
     record_gradient_flow,
     save_figure,
 )
-from tests.viz.png import check_png, figure_pixels
+from tests.helpers.png import check_png, figure_pixels
 
 METRICS = [
     {"epoch": 1, "lr": 0.05, "train_loss": 0.9, "train_accuracy": 0.71, "test_loss": 0.3,
