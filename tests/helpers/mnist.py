@@ -73,9 +73,10 @@ def mnist_folder() -> Path:
             try:
                 download(remote, folder, mirrors, quiet=True, advice="")
             except DownloadError as error:
+                # The error reads "Could not download NAME into FOLDER: URL: why; ...; advice".
+                why = str(error).partition(f"{folder}: ")[2].rstrip("; ") or str(error)
                 raise MnistUnavailableError(
-                    f"MNIST is not in {folder} and could not be downloaded "
-                    f"({str(error).rstrip('; ')}): set {MNIST_DIR_ENV} to a folder holding the "
-                    f"four IDX .gz files, or {MNIST.mirrors_env} to a mirror that serves them"
-                ) from None
+                    f"MNIST is not in {folder} and could not be downloaded ({why}): set "
+                    f"{MNIST_DIR_ENV} to a folder holding the four IDX .gz files, or "
+                    f"{MNIST.mirrors_env} to a mirror that serves them") from None
     return folder
