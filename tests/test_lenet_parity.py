@@ -108,17 +108,12 @@ def test_the_batch_has_max_pool_ties(mnist_batch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_torch_weights_in_minicnn_give_the_same_logits_and_gradients(mnist_batch, dtype):
+@pytest.mark.parametrize("move_weights", [torch_to_minicnn, minicnn_to_torch],
+                         ids=["torch-to-minicnn", "minicnn-to-torch"])
+def test_weights_moved_either_way_give_the_same_logits_and_gradients(mnist_batch, dtype,
+                                                                      move_weights):
     x, labels = mnist_batch
-    mc_model, torch_model = torch_to_minicnn("lenet5", dtype)
-    assert_same_results(minicnn_step(mc_model, x.astype(dtype), labels),
-                        torch_step(torch_model, x, labels), dtype)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_minicnn_weights_in_torch_give_the_same_logits_and_gradients(mnist_batch, dtype):
-    x, labels = mnist_batch
-    mc_model, torch_model = minicnn_to_torch("lenet5", dtype)
+    mc_model, torch_model = move_weights("lenet5", dtype)
     assert_same_results(minicnn_step(mc_model, x.astype(dtype), labels),
                         torch_step(torch_model, x, labels), dtype)
 

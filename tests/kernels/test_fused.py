@@ -19,9 +19,9 @@ from minicnn.nn.fused import ConvReLUMaxPool, LinearReLU
 from minicnn.nn.linear import Linear
 from minicnn.nn.pooling import MaxPool2d
 from tests.helpers import assert_close
+from tests.helpers.twins import TORCH_DTYPES
 
 SETTINGS = settings(max_examples=40, deadline=None)
-TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
 
 
 @st.composite
@@ -94,7 +94,7 @@ def fused_and_unfused(model, x, grad_output):
 def test_conv_relu_maxpool_fused_equals_unfused_and_torch(case):
     conv, shape, dtype, values, seed = case
     rng = np.random.default_rng(seed)
-    torch_model = torch.nn.Sequential(torch.nn.Conv2d(**conv, dtype=TORCH_DTYPE[dtype]),
+    torch_model = torch.nn.Sequential(torch.nn.Conv2d(**conv, dtype=TORCH_DTYPES[dtype]),
                                       torch.nn.ReLU(), torch.nn.MaxPool2d(2))
     model = Sequential(Conv2d(**conv, dtype=dtype), ReLU(), MaxPool2d(2))
     model.load_state_dict(torch_model.state_dict())
@@ -135,7 +135,7 @@ def test_linear_relu_fused_equals_unfused_and_torch(batch, in_features, out_feat
                                                      dtype, seed):
     rng = np.random.default_rng(seed)
     torch_model = torch.nn.Sequential(
-        torch.nn.Linear(in_features, out_features, bias=bias, dtype=TORCH_DTYPE[dtype]),
+        torch.nn.Linear(in_features, out_features, bias=bias, dtype=TORCH_DTYPES[dtype]),
         torch.nn.ReLU())
     model = Sequential(Linear(in_features, out_features, bias=bias, dtype=dtype), ReLU())
     model.load_state_dict(torch_model.state_dict())

@@ -14,10 +14,10 @@ import minicnn
 from minicnn.functional.conv import conv2d_padding_sides
 from minicnn.nn.conv import Conv2d
 from tests.helpers import assert_close
+from tests.helpers.twins import TORCH_DTYPES
 
 SETTINGS = settings(max_examples=40, deadline=None)
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's perf note
 
@@ -57,7 +57,7 @@ def layer_configs(draw):
 
 def make_pair(args, kwargs, dtype):
     """A torch Conv2d and a minicnn Conv2d holding the same parameters."""
-    torch_layer = torch.nn.Conv2d(*args, **kwargs, dtype=TORCH_DTYPE[dtype])
+    torch_layer = torch.nn.Conv2d(*args, **kwargs, dtype=TORCH_DTYPES[dtype])
     layer = Conv2d(*args, **kwargs, dtype=dtype)
     layer.load_state_dict(torch_layer.state_dict())
     return layer, torch_layer
