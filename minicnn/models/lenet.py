@@ -46,6 +46,12 @@ def lenet5_blocks(nn=_LAYERS, num_classes: int = 10, variant: str = "modern",
     layers (the default); ``lenet5_blocks(torch.nn)`` gives PyTorch's layer-for-layer
     equivalent, with the same ``state_dict`` keys below each block (``minicnn gradcheck``
     compares the two). The arguments are :class:`LeNet5`'s.
+
+    Example::
+
+        import torch
+        features, classifier = lenet5_blocks(torch.nn)   # torch's LeNet-5, layer for layer
+        twin = torch.nn.Sequential(features, classifier)
     """
     if variant not in VARIANTS:
         raise ValueError(f"LeNet5: variant must be one of {VARIANTS}, got {variant!r}")
