@@ -1,18 +1,14 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder, and MNIST found once for the whole run."""
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.cifar import write_cifar
 
 # Hypothesis: no per-example deadline (the machines are shared and noisy; timing is the
 # benchmark suite's business), and the same examples on every run in CI so a failure repeats.
@@ -24,123 +20,64 @@ settings.register_profile(
 )
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
+_MNIST_FOLDER = pytest.StashKey[Path]()
 
-def find_mnist_dir() -> Path:
-    """The four MNIST IDX files: ``$MINICNN_MNIST_DIR`` or ``../shared/data/mnist``."""
-    configured = os.environ.get("MINICNN_MNIST_DIR")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "data" / "mnist"
+
+class _MnistUnavailableErrorItem(pytest.Item):
+    """Stands in for every test that needs MNIST when there is none: one failure, one line."""
+
+    def __init__(self, *, reason: str, **kwargs):
+        super().__init__(**kwargs)
+        self.reason = reason
+
+    def runtest(self) -> None:
+        pytest.fail(self.reason, pytrace=False)
+
+    def reportinfo(self):
+        return Path(__file__), None, self.name
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m have deselected: fetch only what will run
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Find (or download) MNIST once, before any test runs, if a selected test needs it.
+
+    Without it, the tests that need it are deselected and one failing item says what to set,
+    instead of each of them erroring with the same message. Under xdist every worker collects
+    and so comes here; the download itself takes a lock (see :mod:`tests.helpers.mnist`).
+    """
+    from tests.helpers.mnist import MnistUnavailableError, mnist_folder
+
+    needing = [item for item in items if "mnist_dir" in item.fixturenames]
+    if not needing or config.option.collectonly:
+        return
+    try:
+        config.stash[_MNIST_FOLDER] = mnist_folder()
+    except MnistUnavailableError as error:
+        config.hook.pytest_deselected(items=needing)
+        items[:] = [item for item in items if "mnist_dir" not in item.fixturenames]
+        items.append(_MnistUnavailableErrorItem.from_parent(
+            session, name="MNIST", reason=f"{error} ({len(needing)} tests need MNIST; not run)"))
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    path = find_mnist_dir()
-    if not (path / "train-images-idx3-ubyte.gz").is_file():
-        pytest.fail(
-            f"MNIST not found at {path}: set MINICNN_MNIST_DIR to the folder holding the four "
-            "IDX .gz files"
-        )
-    return path
+def mnist_dir(pytestconfig) -> Path:
+    """The folder of MNIST's four IDX files (see :mod:`tests.helpers.mnist`)."""
+    folder = pytestconfig.stash.get(_MNIST_FOLDER, None)
+    if folder is None:  # asked for at run time only (request.getfixturevalue)
+        from tests.helpers.mnist import MnistUnavailableError, mnist_folder
 
-
-# --------------------------------------------------------------------------- CIFAR files
-# No machine here reaches the dataset's host: the CIFAR tests read files in the real binary
-# format, written here record by record from random images.
-CIFAR_LAYOUTS = {
-    # kind: (folder in the archive, training files, test files, label bytes, names files)
-    "cifar10": ("cifar-10-batches-bin", [f"data_batch_{i}.bin" for i in range(1, 6)],
-                ["test_batch.bin"], ((10, "batches.meta.txt"),)),
-    "cifar100": ("cifar-100-binary", ["train.bin"], ["test.bin"],
-                 ((20, "coarse_label_names.txt"), (100, "fine_label_names.txt"))),
-}
-
-
-@dataclass
-class CifarFiles:
-    """Fake CIFAR files in the official binary layout, and what they hold.
-
-    ``labels`` are ``(N, label bytes)``: CIFAR-10's one label, CIFAR-100's (coarse, fine).
-    ``names`` are the class names of each names file, in the layout's order.
-    """
-
-    root: Path
-    folder: Path
-    archive: Path | None
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
-    names: list[list[str]]
-
-
-def cifar_record_bytes(labels: np.ndarray, images: np.ndarray) -> bytes:
-    """Records ``<label bytes><1,024 R><1,024 G><1,024 B>``: each ``(3, 32, 32)`` image
-    flattened channel by channel, row by row, after its label bytes."""
-    return np.concatenate([labels.reshape(len(images), -1).astype(np.uint8),
-                           images.reshape(len(images), -1)], axis=1).tobytes()
-
-
-def official_names(kind: str) -> list[list[str]]:
-    """The class names the real names files hold, in the layout's order."""
-    from minicnn.data import CIFAR10, CIFAR100
-
-    if kind == "cifar10":
-        return [list(CIFAR10.classes)]
-    return [list(CIFAR100.coarse_classes), list(CIFAR100.classes)]
-
-
-def write_cifar(root: Path, kind: str = "cifar10", per_file: int = 4, test_count: int = 6,
-                seed: int = 0, archive: bool = False, folder: bool = True,
-                names: list[list[str]] | None = None) -> CifarFiles:
-    """Write ``per_file`` images into each training file and ``test_count`` into the test
-    file, extracted under ``root/<folder>/`` and/or packed as ``root/<kind>-binary.tar.gz``
-    (members ``<folder>/<file>``, plus a readme as in the real archive). The names files
-    hold ``names`` (default: the official class names, one a line, then a blank line)."""
-    base, train_names, test_names, label_specs = CIFAR_LAYOUTS[kind]
-    rng = np.random.default_rng(seed)
-
-    def draw(count):
-        images = rng.integers(0, 256, size=(count, 3, 32, 32), dtype=np.uint8)
-        labels = np.stack([rng.integers(0, classes, size=count) for classes, _ in label_specs],
-                          axis=1).astype(np.uint8)
-        return labels, images
-
-    files, train, test = {}, [], []
-    for name in train_names:
-        train.append(draw(per_file))
-        files[name] = cifar_record_bytes(*train[-1])
-    test.append(draw(test_count))
-    files[test_names[0]] = cifar_record_bytes(*test[-1])
-    names = official_names(kind) if names is None else names
-    for (_, filename), file_names in zip(label_specs, names):
-        files[filename] = ("\n".join(file_names) + "\n\n").encode()
-    root.mkdir(parents=True, exist_ok=True)
-    if folder:
-        (root / base).mkdir(exist_ok=True)
-        for name, content in files.items():
-            (root / base / name).write_bytes(content)
-    archive_path = None
-    if archive:
-        archive_path = root / f"{'cifar-10' if kind == 'cifar10' else 'cifar-100'}-binary.tar.gz"
-        with tarfile.open(archive_path, "w:gz") as tar:
-            directory = tarfile.TarInfo(base)
-            directory.type = tarfile.DIRTYPE
-            directory.mode = 0o755
-            tar.addfile(directory)
-            for name, content in [*files.items(), ("readme.html", b"<html></html>")]:
-                info = tarfile.TarInfo(f"{base}/{name}")
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
-    return CifarFiles(root, root / base, archive_path,
-                      np.concatenate([images for _, images in train]),
-                      np.concatenate([labels for labels, _ in train]),
-                      test[0][1], test[0][0], names)
+        try:
+            folder = mnist_folder()
+        except MnistUnavailableError as error:
+            pytest.fail(str(error), pytrace=False)
+    return folder
 
 
 @pytest.fixture
 def cifar_files(tmp_path):
     """``write(**options) -> CifarFiles``: :func:`write_cifar` into ``tmp_path/<kind>``."""
 
-    def write(root: Path | None = None, **options) -> CifarFiles:
+    def write(root: Path | None = None, **options):
         return write_cifar(root or tmp_path / options.get("kind", "cifar10"), **options)
 
     return write

@@ -19,6 +19,7 @@ import argparse
 import importlib.util
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -185,13 +186,14 @@ def layer_case(layer: str, *args, inputs: InputMaker, training: bool = True,
 
 
 def lenet5(nn):
-    """LeNet-5 as in the README: 1x28x28 images to 10 logits."""
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10),
-    )
+    """LeNet-5 (:class:`minicnn.models.LeNet5`), or from ``torch.nn`` its twin built by the same
+    :func:`~minicnn.models.lenet.lenet5_blocks` (same state_dict keys)."""
+    from minicnn.models.lenet import LeNet5, lenet5_blocks
+
+    if nn is MINICNN_NN:
+        return LeNet5()
+    features, classifier = lenet5_blocks(nn)
+    return nn.Sequential(OrderedDict(features=features, classifier=classifier))
 
 
 _CLASS_WEIGHTS = np.array([0.5, 1.0, 2.0, 1.5])
@@ -272,7 +274,7 @@ CASES: list[LayerCase] = [
                inputs=unit_targets(4, 3)),
     layer_case("BCEWithLogitsLoss", weight=np.array([2.0, 1.0, 0.5]), reduction="none",
                inputs=unit_targets(4, 3)),
-    LayerCase("LeNet-5", "Sequential, 12 layers", lenet5, normal(2, 1, 28, 28),
+    LayerCase("LeNet-5", "models.LeNet5()", lenet5, normal(2, 1, 28, 28),
               max_elements=20),
 ]
 """Every configuration the command checks, in table order."""

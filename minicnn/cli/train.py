@@ -27,6 +27,18 @@ from minicnn.train.config import DATASETS, DTYPES, OPTIMIZERS, SCHEDULERS, Train
 __all__ = ["add_parser", "run"]
 
 
+class _DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: ...)" to an option's help unless the help already states its default
+    in words, or the default is ``None`` or a flag's ``False`` (which would only print noise)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        # "is", not "in (None, False)": a default of 0 (--seed) equals False.
+        if "default" in help_text or action.default is None or action.default is False:
+            return help_text
+        return super()._get_help_string(action)
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     defaults = TrainConfig()
     parser = subparsers.add_parser(
@@ -34,9 +46,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Train a network on MNIST (or Fashion-MNIST, CIFAR-10, CIFAR-100), "
                     "evaluating on the test set after each epoch. Writes a run directory with "
                     "the config, per-epoch metrics and checkpoints.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsOnceFormatter,
     )
-    # ArgumentDefaultsHelpFormatter shows "(default: ...)" only for options with help text.
+    # The formatter shows "(default: ...)" only for options with help text.
     parser.add_argument("--model", choices=MODEL_NAMES, default=defaults.model,
                         help="the network")
     parser.add_argument("--width", type=positive_float, default=defaults.width,
@@ -75,9 +87,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for BLAS and Numba (default: all cores)")
     parser.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
-                        help="train on the first N training images")
+                        help="train on the first N training images (default: all)")
     parser.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
-                        help="evaluate on the first N test images")
+                        help="evaluate on the first N test images (default: all)")
     parser.add_argument("--dtype", choices=DTYPES, default=defaults.dtype,
                         help="floating-point type of the weights and batches")
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,

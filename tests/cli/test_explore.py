@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 from minicnn.explore.session import SHIPPED_WEIGHTS
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 TIMEOUT = 180  # seconds: the kernels may compile at start-up on a busy machine
 

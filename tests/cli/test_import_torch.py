@@ -9,7 +9,7 @@ import torch
 
 from minicnn.train.checkpoint import load_weights, read_metadata
 from minicnn.train.loading import load_trained_model
-from tests.models.test_lenet import TorchLeNet5
+from tests.helpers.twins import TorchLeNet5
 
 
 def save_torch(model: torch.nn.Module, path, kind: str) -> None:

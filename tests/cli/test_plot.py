@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from minicnn.cli.plot import FIGURES
-from tests.viz.png import check_png
+from tests.helpers.png import check_png
 
 # (width, height) in pixels of each figure for a LeNet-5 run (see each plot_* docstring):
 # 6 first-layer filters in 3 columns; feature maps of 6 + 16 channels, 8 a row; 12 leaf

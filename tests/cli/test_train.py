@@ -90,6 +90,25 @@ def test_help_shows_the_defaults(cli):
         assert f"(default: {default})" in help_text, default
 
 
+def test_help_states_each_default_once(cli):
+    # Options whose help says its default in words ("(default: all cores)") must not get a
+    # second, generated "(default: None)".
+    status, stdout, _ = cli(["train", "--help"])
+    assert status == 0
+    # Each option's entry starts a line with two spaces and a dash; its help may wrap.
+    options_section = stdout.split("\noptions:\n", 1)[1]
+    entries = [" ".join(entry.split()) for entry in re.split(r"\n(?=  -)", options_section)]
+    for entry in entries:
+        option = entry.split()[0]
+        assert entry.count("default") <= 1, f"{option} states its default twice: {entry!r}"
+        assert "(default: None)" not in entry and "(default: False)" not in entry, (
+            f"{option}: expected no generated default of None/False, got {entry!r}")
+    for option, stated in (("--epochs", "(default: 10)"), ("--threads", "(default: all cores)"),
+                           ("--limit-train", "(default: all)")):
+        (entry,) = [entry for entry in entries if entry.startswith(option + " ")]
+        assert stated in entry, f"{option}: expected {stated!r} in {entry!r}"
+
+
 def test_resume_continues_the_run(cli, tmp_path, mnist_dir):
     # A step schedule: a cosine one is planned for the run's length and cannot be extended.
     common = ["--data-dir", str(mnist_dir), "--out-dir", str(tmp_path), "--limit-train", "256",

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 BLOCK = re.compile(r"(?P<marker><!-- needs: (?P<needs>[a-z]+) -->\n)?```python\n(?P<code>.*?)```",
                    re.S)

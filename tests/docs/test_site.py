@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

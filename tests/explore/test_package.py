@@ -16,7 +16,7 @@ from minicnn.data import MNIST, DataLoader
 from minicnn.data.transforms import Normalize
 from minicnn.explore.session import SHIPPED_WEIGHTS
 from minicnn.train.loading import load_trained_model
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 
 def test_every_exported_name_exists():

@@ -18,26 +18,9 @@ from minicnn.functional.normalization import (
     group_norm_backward,
     group_norm_forward,
 )
+from tests.helpers import assert_close
 
-RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
 DTYPES = (np.float64, np.float32)
-
-
-def assert_close(actual: np.ndarray, expected, what: str, scale: float | None = None) -> None:
-    """Equal to ``expected`` within the dtype's relative tolerance times ``scale``.
-
-    ``scale`` defaults to the largest ``|expected|``. A result that is a small difference of
-    large terms (the training-mode input gradient) passes the terms' magnitude instead: its
-    rounding error is relative to them, not to the small result.
-    """
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, not {expected.dtype}"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, not {expected.shape}"
-    rtol = RTOL[actual.dtype]
-    if scale is None:
-        scale = float(np.abs(expected).max(initial=0.0))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-30),
-                               err_msg=what)
 
 
 @st.composite
@@ -95,11 +78,13 @@ def test_forward_backward_and_running_stats_match_torch(case):
     output, x_hat, inv_std = batch_norm_forward(
         x, running_mean, running_var, weight, bias, training, case["momentum"], case["eps"]
     )
-    assert_close(output, expected, "output")
+    assert_close(output, expected, dtype, "output", relative_to="tensor", atol=0.0)
     assert x_hat.dtype == dtype and inv_std.dtype == dtype and inv_std.shape == (channels,)
     if running_mean is not None:
-        assert_close(running_mean, running_mean_t, "running_mean after the call")
-        assert_close(running_var, running_var_t, "running_var after the call")
+        assert_close(running_mean, running_mean_t, dtype, "running_mean after the call",
+                     relative_to="tensor", atol=0.0)
+        assert_close(running_var, running_var_t, dtype, "running_var after the call",
+                     relative_to="tensor", atol=0.0)
 
     grad_input, grad_weight, grad_bias = batch_norm_backward(
         grad_output, x_hat, inv_std, weight, training
@@ -108,9 +93,9 @@ def test_forward_backward_and_running_stats_match_torch(case):
     # almost nothing (two values per channel give x_hat = +-1 nearly exactly).
     terms_scale = float(np.abs(weight_t.detach().numpy() * inv_std).max()
                         * np.abs(grad_output).max() * (1 + np.abs(x_hat).max()))
-    assert_close(grad_input, x_t.grad, "grad_input", scale=terms_scale)
-    assert_close(grad_weight, weight_t.grad, "grad_weight")
-    assert_close(grad_bias, bias_t.grad, "grad_bias")
+    assert_close(grad_input, x_t.grad, dtype, "grad_input", scale=terms_scale)
+    assert_close(grad_weight, weight_t.grad, dtype, "grad_weight", relative_to="tensor", atol=0.0)
+    assert_close(grad_bias, bias_t.grad, dtype, "grad_bias", relative_to="tensor", atol=0.0)
     np.testing.assert_array_equal(x, x_before, err_msg="the input was modified")
     np.testing.assert_array_equal(grad_output, grad_output_before,
                                   err_msg="grad_output was modified")
@@ -165,7 +150,7 @@ def test_compact_training_backward_equals_the_staged_chain_rule(ndim, batch, cha
     staged = staged_training_backward(grad_output, x, weight, eps=1e-3)
     for name, actual, expected in zip(("grad_input", "grad_weight", "grad_bias"), compact,
                                       staged):
-        assert_close(actual, expected, name)
+        assert_close(actual, expected, np.float64, name, relative_to="tensor", atol=0.0)
 
 
 def test_training_updates_the_given_running_stats_in_place_with_the_unbiased_variance():

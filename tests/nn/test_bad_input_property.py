@@ -25,13 +25,13 @@ from hypothesis import strategies as st
 
 import minicnn
 from minicnn import nn
+from tests.helpers.twins import TORCH_DTYPES
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 DOCUMENTED_ERRORS = (TypeError, ValueError, RuntimeError)
 INPUT_DTYPES = [np.float32, np.float32, np.float64, np.float64, np.float16, np.int64, np.bool_,
                 np.object_]
-TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
 def _pair_or_int(low, high):
@@ -218,7 +218,7 @@ def _construct(mc_class, torch_class, kwargs, param_dtype):
     except DOCUMENTED_ERRORS as error:  # stricter than torch is allowed, if it says why
         _assert_documented(error, _names(mc_class))
         return None
-    torch_layer = torch_layer.to(TORCH_DTYPE[np.dtype(param_dtype)])
+    torch_layer = torch_layer.to(TORCH_DTYPES[np.dtype(param_dtype)])
     mc_layer.to(param_dtype)
     mc_layer.load_state_dict(torch_layer.state_dict())
     return mc_layer, torch_layer

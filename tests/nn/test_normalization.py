@@ -12,28 +12,12 @@ from hypothesis import strategies as st
 
 import minicnn
 from minicnn.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm
+from tests.helpers import assert_close
+from tests.helpers.twins import TORCH_DTYPES
 
-RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
-TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 LAYERS = {"BatchNorm1d": (BatchNorm1d, torch.nn.BatchNorm1d),
           "BatchNorm2d": (BatchNorm2d, torch.nn.BatchNorm2d)}
 STATE_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-
-
-def assert_close(actual: np.ndarray, expected, what: str, scale: float | None = None) -> None:
-    """Equal to ``expected`` within the dtype's relative tolerance times ``scale``.
-
-    ``scale`` defaults to the largest ``|expected|``. A result that is a small difference of
-    large terms (the training-mode input gradient) passes the terms' magnitude instead.
-    """
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, not {expected.dtype}"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, not {expected.shape}"
-    rtol = RTOL[actual.dtype]
-    if scale is None:
-        scale = float(np.abs(expected).max(initial=0.0))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-30),
-                               err_msg=what)
 
 
 def training_grad_input_scale(layer, x: np.ndarray, grad_output: np.ndarray) -> float:
@@ -61,9 +45,11 @@ def assert_state_equal(ours, theirs: torch.nn.Module) -> None:
             # Means of inputs of order 1 (drawn as 2*N(0,1) + 0.5): their rounding is relative
             # to 1, not to a mean that cancels to near 0 (seen: 7.37e-4, off by 3e-8).
             expected = their_state[key].numpy()
-            assert_close(value, expected, key, scale=max(1.0, float(np.abs(expected).max())))
+            assert_close(value, expected, expected.dtype, key,
+                         scale=max(1.0, float(np.abs(expected).max())))
         else:
-            assert_close(value, their_state[key], key)
+            expected = their_state[key].numpy()
+            assert_close(value, expected, expected.dtype, key, relative_to="tensor", atol=0.0)
 
 
 @st.composite
@@ -108,13 +94,16 @@ def step(ours, theirs, x: np.ndarray, rng) -> None:
     x_t = torch.tensor(x, requires_grad=True)
     expected = theirs(x_t)
     output = ours(x)
-    assert_close(output, expected, f"output ({'train' if ours.training else 'eval'})")
+    assert_close(output, expected, x.dtype, f"output ({'train' if ours.training else 'eval'})",
+                 relative_to="tensor", atol=0.0)
     grad_output = rng.standard_normal(x.shape).astype(x.dtype)
     expected.backward(torch.from_numpy(grad_output))
     grad_input = ours.backward(grad_output)
-    uses_batch_stats = ours.training or ours.running_mean is None
-    scale = training_grad_input_scale(ours, x, grad_output) if uses_batch_stats else None
-    assert_close(grad_input, x_t.grad, "grad_input", scale=scale)
+    if ours.training or ours.running_mean is None:  # batch statistics: the terms cancel
+        assert_close(grad_input, x_t.grad, x.dtype, "grad_input",
+                     scale=training_grad_input_scale(ours, x, grad_output))
+    else:
+        assert_close(grad_input, x_t.grad, x.dtype, "grad_input", relative_to="tensor", atol=0.0)
 
 
 @settings(max_examples=40, deadline=None)
@@ -127,7 +116,8 @@ def test_training_steps_then_evaluation_match_torch(config, training_steps):
         step(ours, theirs, x, rng)
     # Gradients accumulate over the steps in both frameworks.
     for name, param in ours.named_parameters():
-        assert_close(param.grad, theirs.get_parameter(name).grad, f"{name}.grad")
+        assert_close(param.grad, theirs.get_parameter(name).grad, config["dtype"], f"{name}.grad",
+                     relative_to="tensor", atol=0.0)
     assert_state_equal(ours, theirs)
 
     ours.eval()
@@ -333,7 +323,7 @@ def test_backward_uses_the_statistics_forward_used_even_after_a_mode_switch():
     ours(x)
     ours.eval()
     grad_input = ours.backward(grad_output)
-    assert_close(grad_input, x_t.grad, "grad_input",
+    assert_close(grad_input, x_t.grad, np.float64, "grad_input",
                  scale=training_grad_input_scale(ours, x, grad_output))
 
 
@@ -473,16 +463,17 @@ def test_group_norm_matches_torch_in_training_and_evaluation(config, training):
         x_t = torch.tensor(x, requires_grad=True)
         expected = theirs(x_t)
         output = ours(x)
-        assert_close(output, expected, f"output {config}")
+        assert_close(output, expected, config["dtype"], f"output {config}")
         grad_output = rng.standard_normal(x.shape).astype(x.dtype)
         expected.backward(torch.from_numpy(grad_output))
-        assert_close(ours.backward(grad_output), x_t.grad, f"grad_input {config}",
+        assert_close(ours.backward(grad_output), x_t.grad, config["dtype"], f"grad_input {config}",
                      scale=group_norm_grad_input_scale(ours, x, grad_output))
         max_x_hat = np.sqrt(x[0].size // config["num_groups"])
         sum_scale += float(np.abs(grad_output).sum(axis=(0, *range(2, len(shape)))).max()
                            * (1 + max_x_hat))
     for name, param in ours.named_parameters():
-        assert_close(param.grad, theirs.get_parameter(name).grad, f"{name}.grad {config}",
+        assert_close(param.grad, theirs.get_parameter(name).grad, config["dtype"],
+                     f"{name}.grad {config}",
                      scale=sum_scale)
 
 
@@ -514,7 +505,7 @@ def test_group_norm_of_single_value_groups_is_the_bias(dtype):
     np.testing.assert_array_equal(output, np.broadcast_to(ours.bias.data, x.shape))
     np.testing.assert_array_equal(ours.backward(grad_output), 0)
     np.testing.assert_array_equal(ours.weight.grad, 0)
-    assert_close(ours.bias.grad, theirs.bias.grad, "bias.grad")
+    assert_close(ours.bias.grad, theirs.bias.grad, dtype, "bias.grad")
     noise = 1e-12 if dtype == np.float64 else 1e-3  # torch's rounding times 1/sqrt(eps)
     np.testing.assert_allclose(output, expected.detach().numpy(), atol=noise)
     np.testing.assert_allclose(theirs.weight.grad.numpy(), 0, atol=noise)
@@ -532,7 +523,7 @@ def test_group_norm_repr_parameters_and_state_dict_match_torch(kwargs):
         assert (getattr(ours, name) is None) == (getattr(theirs, name) is None), name
     for key, value in ours.state_dict().items():
         assert value.dtype == np.float32, f"{key} should default to float32"
-        assert_close(value, theirs.state_dict()[key], f"initial {key}")
+        assert_close(value, theirs.state_dict()[key], np.float32, f"initial {key}")
 
 
 def test_group_norm_state_dict_loads_both_ways():
@@ -540,12 +531,13 @@ def test_group_norm_state_dict_loads_both_ways():
     config = {"num_groups": 2, "shape": (2, 4, 3), "dtype": np.dtype(np.float64), "eps": 1e-5,
               "affine": True, "bias": True}
     ours, theirs = make_group_norms(config, rng)
-    assert_close(ours.weight.data, theirs.weight, "weight loaded from torch")
+    assert_close(ours.weight.data, theirs.weight, np.float64, "weight loaded from torch")
     ours.weight.data[...] = rng.standard_normal(4)
     ours.bias.data[...] = rng.standard_normal(4)
     theirs.load_state_dict(to_torch_state(ours.state_dict()))
     x = rng.standard_normal(config["shape"])
-    assert_close(ours(x), theirs(torch.from_numpy(x)), "output after loading into torch")
+    assert_close(ours(x), theirs(torch.from_numpy(x)), np.float64,
+                 "output after loading into torch")
 
 
 @pytest.mark.parametrize(("args", "kwargs", "shape"), [

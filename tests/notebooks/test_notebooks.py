@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 # name -> figures it must display (as PNG, not as "<Figure ...>" text)

@@ -20,7 +20,7 @@ from minicnn.train.loop import EpochProgress, TrainingInterrupted, train_epoch
 from minicnn.train.nonfinite import NonFiniteLossError, locate_nonfinite
 from minicnn.train.run_dir import RunDir
 from minicnn.train.trainer import Trainer
-from tests.train.test_trainer import assert_same_run, config
+from tests.helpers.training import assert_same_run, trainer_config
 
 
 class _StopAfter:
@@ -45,10 +45,10 @@ def test_run_interrupted_mid_epoch_resumes_exactly(tmp_path, mnist_dir, optimize
     settings = dict(data_dir=str(mnist_dir), optimizer=optimizer, scheduler=scheduler,
                     limit_train=256, limit_test=128, batch_size=32, augment=augment,
                     lr=0.01 if optimizer == "sgd" else 0.002)
-    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings))
     straight.fit()
 
-    stopped = Trainer.new(config(tmp_path / "stopped", **settings))
+    stopped = Trainer.new(trainer_config(tmp_path / "stopped", **settings))
     with pytest.raises(TrainingInterrupted):
         stopped.fit(should_stop=_StopAfter(stop_after))
     run_path = stopped.run_dir.path
@@ -79,11 +79,12 @@ def test_an_augmented_cifar_run_interrupted_mid_epoch_resumes_bit_for_bit(tmp_pa
                                                                           stop_after):
     settings = dict(dataset="cifar10", data_dir=str(cifar10_dir), batch_size=48,
                     limit_train=None, limit_test=None, lr=0.02, model="tiny")
-    straight = Trainer.new(config(tmp_path / "straight", **settings),
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings),
                            model=tiny_colour_network())
     assert straight.config.augment, "CIFAR is augmented by default"
     straight.fit()
-    stopped = Trainer.new(config(tmp_path / "stopped", **settings), model=tiny_colour_network())
+    stopped = Trainer.new(trainer_config(tmp_path / "stopped", **settings),
+                          model=tiny_colour_network())
     with pytest.raises(TrainingInterrupted):
         stopped.fit(should_stop=_StopAfter(stop_after))
     run_path = stopped.run_dir.path
@@ -98,7 +99,7 @@ def test_an_augmented_cifar_run_interrupted_mid_epoch_resumes_bit_for_bit(tmp_pa
         assert resumed.model.state_dict()[key].tobytes() == value.tobytes(), key
 
     # And the augmentation did something: without it the same run ends elsewhere.
-    plain = Trainer.new(config(tmp_path / "plain", augment=False, **settings),
+    plain = Trainer.new(trainer_config(tmp_path / "plain", augment=False, **settings),
                         model=tiny_colour_network())
     plain.fit()
     assert not np.array_equal(plain.model.state_dict()["4.weight"],
@@ -109,10 +110,10 @@ def test_checkpoint_every_writes_mid_epoch_checkpoints_that_resume_exactly(tmp_p
                                                                              mnist_dir):
     settings = dict(data_dir=str(mnist_dir), limit_train=256, limit_test=64, batch_size=32,
                     epochs=1, lr=0.01)
-    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings))
     straight.fit()
 
-    run = Trainer.new(config(tmp_path / "every", checkpoint_every=3, **settings))
+    run = Trainer.new(trainer_config(tmp_path / "every", checkpoint_every=3, **settings))
     checkpoint_steps = []
     saved = {}
 
@@ -138,8 +139,8 @@ def test_checkpoint_every_writes_mid_epoch_checkpoints_that_resume_exactly(tmp_p
 
 
 def test_a_stop_on_an_epochs_last_step_finishes_that_epoch(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
-                                 limit_test=64, batch_size=32, epochs=2))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
+                                         limit_test=64, batch_size=32, epochs=2))
     # The stop request arrives during the last step of epoch 1 (step 1 of 0-1): the epoch
     # is evaluated and checkpointed, then the run stops.
     requested = []
@@ -191,8 +192,8 @@ def test_locate_nonfinite_names_the_batch_a_parameter_or_the_first_layer():
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
                             "ignore:invalid value encountered:RuntimeWarning")
 def test_nonfinite_loss_stops_the_run_naming_epoch_step_and_layer(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=128,
-                                 limit_test=64, batch_size=32, epochs=2))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=128,
+                                         limit_test=64, batch_size=32, epochs=2))
     trainer.run_epoch()
     checkpoint_bytes = trainer.run_dir.checkpoint.read_bytes()
     metrics_before = trainer.run_dir.read_metrics()
@@ -261,8 +262,8 @@ def test_an_epoch_of_nothing_but_nonfinite_batches_says_so():
 
 
 def test_skip_nonfinite_run_records_skipped_batches(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
-                                 limit_test=64, epochs=1, skip_nonfinite=True))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
+                                         limit_test=64, epochs=1, skip_nonfinite=True))
     trainer.fit()
     assert trainer.run_dir.read_metrics()[0]["skipped_batches"] == 0
     resumed = Trainer.resume(trainer.run_dir.path, skip_nonfinite=False)
@@ -293,9 +294,9 @@ def test_a_damaged_config_is_named(tmp_path):
 
 def test_a_new_run_is_resumable_before_its_first_step(tmp_path, mnist_dir):
     settings = dict(data_dir=str(mnist_dir), limit_train=64, limit_test=64, epochs=1)
-    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings))
     straight.fit()
-    started = Trainer.new(config(tmp_path / "started", **settings))
+    started = Trainer.new(trainer_config(tmp_path / "started", **settings))
     _, states = load_checkpoint(started.run_dir.checkpoint)
     assert states["progress"] == {"epochs_done": 0, "best_accuracy": -1.0}
     resumed = Trainer.resume(started.run_dir.path)
@@ -304,8 +305,8 @@ def test_a_new_run_is_resumable_before_its_first_step(tmp_path, mnist_dir):
 
 
 def test_resume_removes_temporary_files_left_by_a_killed_write(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
-                                 limit_test=64, epochs=2))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
+                                         limit_test=64, epochs=2))
     trainer.run_epoch()
     leftover = trainer.run_dir.path / ".checkpoint.safetensors.abc123.tmp"
     leftover.write_bytes(b"half a checkpoint")

@@ -2,7 +2,7 @@
 
 Each test draws a figure, checks it holds the numbers it was given (the plotted lines, the
 image data), saves it and checks the file: a PNG of exactly the documented size in pixels,
-with a real drawing on it (see :func:`tests.viz.png.check_png`).
+with a real drawing on it (see :func:`tests.helpers.png.check_png`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from minicnn.viz import (
     record_gradient_flow,
     save_figure,
 )
-from tests.viz.png import check_png, figure_pixels
+from tests.helpers.png import check_png, figure_pixels
 
 METRICS = [
     {"epoch": 1, "lr": 0.05, "train_loss": 0.9, "train_accuracy": 0.71, "test_loss": 0.3,

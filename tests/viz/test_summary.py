@@ -9,7 +9,7 @@ import torch
 import minicnn
 from minicnn.models import LeNet5
 from minicnn.nn import Conv2d, ConvTranspose2d, Linear, ReLU, Sequential
-from tests.models.test_lenet import TorchLeNet5
+from tests.helpers.twins import TorchLeNet5
 
 
 def torch_leaf_shapes(model, input_shape) -> dict[str, tuple]:
