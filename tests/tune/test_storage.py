@@ -156,10 +156,14 @@ def test_a_study_killed_mid_trial_resumes_and_retries_the_lost_trial(mnist_dir, 
         storage = open_storage(default_storage_url(study_dir))
 
         def second_trial_running():
-            """the second trial to start"""
+            """the second trial to be training (its parameters drawn)"""
             study = optuna.load_study(study_name="lenet5-mnist", storage=storage)
-            return [trial.state for trial in study.get_trials()] == [
-                optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING]
+            trials = study.get_trials()
+            # A trial is RUNNING from its creation, a moment before it draws its parameters;
+            # killed in that moment it has none to retry, so wait until it has them.
+            return [trial.state for trial in trials] == [
+                optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING
+            ] and bool(trials[1].params)
 
         wait_for(second_trial_running)
     finally:
