@@ -13,7 +13,8 @@ Typical use::
 Modules: :mod:`~minicnn.data.idx` (the IDX file format), :mod:`~minicnn.data.download`
 (cache folder, mirrors, checksums), :mod:`~minicnn.data.mnist` (the datasets),
 :mod:`~minicnn.data.dataset` (Dataset, ArrayDataset, Subset, random_split),
-:mod:`~minicnn.data.dataloader` (DataLoader) and :mod:`~minicnn.data.transforms`.
+:mod:`~minicnn.data.dataloader` (DataLoader), :mod:`~minicnn.data.sharded` (a rank's
+share of each batch, for data-parallel training) and :mod:`~minicnn.data.transforms`.
 """
 
 from minicnn.data import transforms
@@ -28,6 +29,7 @@ from minicnn.data.dataset import (
 from minicnn.data.download import DownloadError, default_cache_dir
 from minicnn.data.idx import DataFileError, read_idx, write_idx
 from minicnn.data.mnist import MNIST, FashionMNIST
+from minicnn.data.sharded import ShardedDataLoader, shard_bounds
 
 __all__ = [
     "MNIST",
@@ -37,11 +39,13 @@ __all__ = [
     "Dataset",
     "DownloadError",
     "FashionMNIST",
+    "ShardedDataLoader",
     "Subset",
     "default_cache_dir",
     "default_collate",
     "random_split",
     "read_idx",
+    "shard_bounds",
     "transforms",
     "write_idx",
 ]

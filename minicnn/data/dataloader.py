@@ -119,7 +119,7 @@ class DataLoader:
         order = self._epoch_order()
         for batch_index in range(self._batches_done, len(self)):
             indices = order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
-            batch = fetch_batch(self.dataset, indices, self.collate_fn)
+            batch = self._fetch(indices)
             # Count the batch as done before handing it out: a checkpoint taken while the
             # caller holds it resumes after it.
             self._batches_done = batch_index + 1
@@ -127,6 +127,10 @@ class DataLoader:
             if iteration != self._active_iteration:
                 return  # a newer iteration (or load_state_dict) took over the bookkeeping
         self._finish_epoch()
+
+    def _fetch(self, indices: np.ndarray):
+        """The batch of these sample indices (a subclass may take only a share of them)."""
+        return fetch_batch(self.dataset, indices, self.collate_fn)
 
     def state_dict(self) -> dict:
         """The shuffling state, enough to resume exactly where the loader is.
