@@ -12,6 +12,7 @@ from minicnn.nn.module import Module
 from minicnn.nn.normalization import BatchNorm1d, BatchNorm2d
 from minicnn.nn.parameter import Parameter
 from minicnn.nn.pooling import AvgPool2d, MaxPool2d
+from minicnn.nn.sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "AvgPool2d",
@@ -35,6 +36,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "SyncBatchNorm",
     "Tanh",
     "init",
 ]
