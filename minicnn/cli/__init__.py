@@ -19,12 +19,21 @@ import sys
 from collections.abc import Sequence
 
 from minicnn import __version__
-from minicnn.cli import evaluate, gradcheck, import_torch, plot, predict, train, tune
+from minicnn.cli import (
+    evaluate,
+    export,
+    gradcheck,
+    import_torch,
+    plot,
+    predict,
+    train,
+    tune,
+)
 from minicnn.debug import debug_enabled
 
 __all__ = ["COMMANDS", "build_parser", "file_fault", "main"]
 
-COMMANDS = [train, evaluate, predict, import_torch, gradcheck, plot, tune]
+COMMANDS = [train, evaluate, predict, export, import_torch, gradcheck, plot, tune]
 """The command modules, in the order ``minicnn --help`` lists them."""
 
 
