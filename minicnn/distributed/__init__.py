@@ -14,6 +14,7 @@ docs/distributed.md explains the maths and the measurements.
 from minicnn.distributed.communicator import Communicator, SingleProcess, get_world, set_world
 from minicnn.distributed.data_parallel import DataParallel, StepTotals
 from minicnn.distributed.job import init, threads_per_rank
+from minicnn.distributed.launch import mpiexec_command
 
 __all__ = [
     "Communicator",
@@ -22,6 +23,7 @@ __all__ = [
     "StepTotals",
     "get_world",
     "init",
+    "mpiexec_command",
     "set_world",
     "threads_per_rank",
 ]

@@ -25,7 +25,7 @@ import pytest
 
 from minicnn.train.checkpoint import load_weights
 from tests.cli.conftest import run_cli
-from tests.distributed.conftest import PROGRAMS, TIMEOUT, environment
+from tests.distributed.conftest import PROGRAMS, TIMEOUT, environment, launcher
 
 TOLERANCE = {"float64": 1e-12, "float32": 2e-5}
 # 290 images in batches of 32: ten steps, the last of 2 images (shares 1, 1, 0 on 3 ranks).
@@ -121,8 +121,8 @@ def _wait_for(path, process, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_a_killed_rank_ends_the_job_and_the_run_resumes_on_three_ranks(
-        mpiexec_command, mpi_job, tmp_path, mnist_dir):
+def test_a_killed_rank_ends_the_job_and_the_run_resumes_on_three_ranks(mpi_job, tmp_path,
+                                                                       mnist_dir):
     """SIGKILL rank 1 in epoch 2 while rank 0 waits for it in the Allreduce: the job ends
     within seconds with mpiexec naming the rank; the run, resumed on 3 ranks, ends with the
     weights of an uninterrupted one-process run."""
@@ -130,7 +130,7 @@ def test_a_killed_rank_ends_the_job_and_the_run_resumes_on_three_ranks(
     expected = single_process_run(tmp_path, mnist_dir, "--epochs", "2", "--dtype", "float64")
     marker, out_dir = tmp_path / "stalled", tmp_path / "dp"
     job = subprocess.Popen(
-        [*mpiexec_command, "-n", "2", sys.executable, str(PROGRAMS / "faulty_rank.py"), "train",
+        [*launcher(2), sys.executable, str(PROGRAMS / "faulty_rank.py"), "train",
          "--distributed", "--data-dir", str(mnist_dir), "--out-dir", str(out_dir), *options],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         env=environment(FAULT="stall", FAULT_RANK="1", FAULT_STEP="13",
