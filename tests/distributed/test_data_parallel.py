@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -9,7 +10,13 @@ import numpy as np
 import pytest
 
 from minicnn import nn
-from minicnn.distributed import DataParallel, SingleProcess, get_world, set_world
+from minicnn.distributed import (
+    DataParallel,
+    SingleProcess,
+    get_world,
+    set_world,
+    threads_per_rank,
+)
 from minicnn.distributed.communicator import Communicator
 from tests.conftest import run_on_thread_ranks
 from tests.distributed.conftest import environment
@@ -105,3 +112,12 @@ def test_neither_import_minicnn_nor_plain_training_loads_mpi(tmp_path, mnist_dir
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           env=environment(), timeout=600)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("cores, allowed, ranks, expected", [
+    (2, 2, 1, 2), (2, 2, 2, 1), (2, 2, 3, 1), (8, 8, 2, 4), (8, 1, 2, 1), (16, 16, 3, 5),
+])
+def test_each_rank_runs_its_share_of_the_cores(cores, allowed, ranks, expected, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(allowed)), raising=False)
+    assert threads_per_rank(ranks) == expected
