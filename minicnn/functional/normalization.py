@@ -138,12 +138,18 @@ def batch_norm_forward(
         centered = x - _per_channel(running_mean, x.ndim)
         inv_std = 1.0 / np.sqrt(running_var + eps)
     x_hat = centered * _per_channel(inv_std, x.ndim)
+    return _scale_and_shift(x_hat, weight, bias), x_hat, inv_std
+
+
+def _scale_and_shift(x_hat: np.ndarray, weight: np.ndarray | None,
+                     bias: np.ndarray | None) -> np.ndarray:
+    """``weight * x_hat + bias`` per channel (either may be absent)."""
     output = x_hat
     if weight is not None:
-        output = output * _per_channel(weight, x.ndim)
+        output = output * _per_channel(weight, x_hat.ndim)
     if bias is not None:
-        output = output + _per_channel(bias, x.ndim)
-    return output, x_hat, inv_std
+        output = output + _per_channel(bias, x_hat.ndim)
+    return output
 
 
 def _update_running_statistics(running_mean, running_var, mean, biased_var, count: int,
@@ -238,12 +244,7 @@ def batch_norm_forward_with_statistics(
     inv_std = 1.0 / np.sqrt(biased_var + eps)
     _update_running_statistics(running_mean, running_var, mean, biased_var, count, momentum)
     x_hat = (x - _per_channel(mean, x.ndim)) * _per_channel(inv_std, x.ndim)
-    output = x_hat
-    if weight is not None:
-        output = output * _per_channel(weight, x.ndim)
-    if bias is not None:
-        output = output + _per_channel(bias, x.ndim)
-    return output, x_hat, inv_std
+    return _scale_and_shift(x_hat, weight, bias), x_hat, inv_std
 
 
 def batch_norm(
