@@ -33,7 +33,7 @@ from minicnn.debug import debug_enabled
 
 __all__ = ["COMMANDS", "build_parser", "file_fault", "main"]
 
-COMMANDS = [train, evaluate, predict, export, import_torch, gradcheck, plot, tune]
+COMMANDS = [train, evaluate, predict, import_torch, gradcheck, export, plot, tune]
 """The command modules, in the order ``minicnn --help`` lists them."""
 
 
