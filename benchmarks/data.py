@@ -1,7 +1,10 @@
 """Where the benchmarks find MNIST, and the training set as each framework consumes it.
 
-The folder is ``$MINICNN_MNIST_DIR`` if set, else ``shared/data/mnist`` beside the repository
-(the layout of this project's machines and CI). Without the files, the epoch and memory
+The folder is ``$MINICNN_MNIST_DIR`` if set, else minicnn's download cache (``<cache>/mnist``,
+``<cache>`` being ``$MINICNN_CACHE_DIR`` or ``~/.cache/minicnn``), the folder ``minicnn train``
+uses. :func:`fetch_mnist`, called once by the suite before any measuring process starts,
+downloads the training files there if they are missing, checksummed, from the mirrors
+(``$MINICNN_MNIST_MIRRORS`` or minicnn's public ones). Without them, the epoch and memory
 benchmarks report their rows as not measured, with the reason.
 """
 
@@ -11,22 +14,51 @@ import functools
 import os
 from pathlib import Path
 
-__all__ = ["MNIST_MISSING", "REPO_ROOT", "find_mnist", "minicnn_mnist", "torch_mnist"]
+__all__ = ["MNIST_DIR_ENV", "MNIST_MISSING", "REPO_ROOT", "fetch_mnist", "find_mnist",
+           "minicnn_mnist", "torch_mnist"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MNIST_MISSING = "MNIST not found: set MINICNN_MNIST_DIR"
-_IMAGES_FILE = "train-images-idx3-ubyte"
+MNIST_DIR_ENV = "MINICNN_MNIST_DIR"
+MNIST_MISSING = ("MNIST not found: set MINICNN_MNIST_DIR to a folder holding its IDX files, or "
+                 "MINICNN_MNIST_MIRRORS to a mirror to download them from")
+
+
+def _mnist_folder() -> Path:
+    # minicnn is imported here, not at the top: a PyTorch worker imports torch first.
+    from minicnn.data import MNIST
+    from minicnn.data.download import default_cache_dir
+
+    configured = os.environ.get(MNIST_DIR_ENV)
+    return Path(configured) if configured else default_cache_dir() / MNIST.cache_subdir
 
 
 def find_mnist() -> Path | None:
-    """The folder holding MNIST's training files, or ``None``."""
-    candidates = []
-    if os.environ.get("MINICNN_MNIST_DIR"):
-        candidates.append(Path(os.environ["MINICNN_MNIST_DIR"]))
-    candidates.append(REPO_ROOT.parent / "shared" / "data" / "mnist")
-    for folder in candidates:
-        if (folder / _IMAGES_FILE).exists() or (folder / f"{_IMAGES_FILE}.gz").exists():
-            return folder
+    """The folder holding MNIST's training files, or ``None`` (never downloads)."""
+    from minicnn.data import MNIST
+    from minicnn.data.download import find_local_copy
+
+    folder = _mnist_folder()
+    if all(find_local_copy(folder, remote) is not None for remote in MNIST.train_files):
+        return folder
+    return None
+
+
+def fetch_mnist() -> str | None:
+    """Make sure MNIST's training files are on disk; ``None``, or why they are not.
+
+    With ``$MINICNN_MNIST_DIR`` set, the files must be there; otherwise they are downloaded
+    into the cache as ``minicnn train`` downloads them (``MNIST(download=True)``).
+    """
+    from minicnn.data import MNIST
+
+    if find_mnist() is not None:
+        return None
+    if os.environ.get(MNIST_DIR_ENV):
+        return f"{MNIST_MISSING} ({MNIST_DIR_ENV}={os.environ[MNIST_DIR_ENV]} lacks them)"
+    try:
+        MNIST(train=True, download=True)
+    except (OSError, ValueError) as error:
+        return f"{MNIST_MISSING} ({error})"
     return None
 
 

@@ -22,7 +22,9 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -30,7 +32,8 @@ CONFIGURATIONS = ((1, 2), (2, 1))  # (ranks, threads per rank)
 
 
 def _worker(args: argparse.Namespace) -> None:
-    """One rank's (or the only process's) timed training; rank 0 prints a JSON line."""
+    """One rank's (or the only process's) timed training; rank 0 writes the record, as JSON,
+    into ``args.result``."""
     import numpy as np
 
     from benchmarks.data import minicnn_mnist
@@ -93,21 +96,28 @@ def _worker(args: argparse.Namespace) -> None:
                       communication=[share[1] for share in shares],
                       allreduce_alone=statistics.median(alone),
                       gradient_bytes=data_parallel.gradient_bytes)
-    print(json.dumps(record), flush=True)
+    Path(args.result).write_text(json.dumps(record))
 
 
 def _run(ranks: int, threads: int, args: argparse.Namespace) -> dict:
-    worker = [sys.executable, "-m", "benchmarks.distributed", "--worker", "--ranks",
-              str(ranks), "--threads", str(threads), "--steps", str(args.steps), "--warmup",
-              str(args.warmup), "--batch-size", str(args.batch_size)]
-    if ranks > 1:
-        from minicnn.distributed import mpiexec_command
+    # The record comes back in a file, not on stdout: mpiexec gives each rank a terminal, and
+    # whatever writes to it (colorama, imported by Numba when installed, resets the colours
+    # at exit) would mingle with the record.
+    with tempfile.TemporaryDirectory() as folder:
+        result = Path(folder) / "record.json"
+        worker = [sys.executable, "-m", "benchmarks.distributed", "--worker", "--ranks",
+                  str(ranks), "--threads", str(threads), "--steps", str(args.steps),
+                  "--warmup", str(args.warmup), "--batch-size", str(args.batch_size),
+                  "--result", str(result)]
+        if ranks > 1:
+            from minicnn.distributed import mpiexec_command
 
-        worker = [*mpiexec_command(ranks), *worker]
-    done = subprocess.run(worker, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(worker)} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+            worker = [*mpiexec_command(ranks), *worker]
+        done = subprocess.run(worker, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if done.returncode or not result.exists():
+            raise RuntimeError(f"{' '.join(worker)} failed (status {done.returncode}):\n"
+                               f"{done.stderr}")
+        return json.loads(result.read_text())
 
 
 def _summary(records: list[dict]) -> list[str]:
@@ -138,6 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ranks", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args)

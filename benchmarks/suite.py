@@ -2,14 +2,16 @@
 
 Order of work:
 
-1. For each thread count, start a minicnn worker and a PyTorch worker (each in its own
+1. Make sure MNIST is on disk (:func:`benchmarks.data.fetch_mnist`: downloaded once into
+   minicnn's cache unless ``$MINICNN_MNIST_DIR`` names a folder).
+2. For each thread count, start a minicnn worker and a PyTorch worker (each in its own
    process and environment, see :mod:`benchmarks.processes`) and hand them the same tasks in
    turn, alternating which goes first: every layer, every training-step batch size, the epoch.
    Before each task the run waits (within a total budget) for a moment when other processes
    leave the CPUs alone, and it records how busy they kept them during the task.
-2. Start-up figures (:mod:`benchmarks.startup`) and peak memory (:mod:`benchmarks.memory`),
+3. Start-up figures (:mod:`benchmarks.startup`) and peak memory (:mod:`benchmarks.memory`),
    each from fresh processes.
-3. Print the table with ratios to PyTorch and the targets, write the JSON, and with
+4. Print the table with ratios to PyTorch and the targets, write the JSON, and with
    ``--write-results`` regenerate ``benchmarks/RESULTS.md``.
 """
 
@@ -79,6 +81,7 @@ def run_suite(settings: Settings, *, keep_openblas_env: bool = False, log=_log,
               command: str = "python -m benchmarks") -> dict:
     """Run every group of ``settings``; return ``{"meta", "records", "targets"}`` (see report)."""
     from benchmarks import memory, startup
+    from benchmarks.data import fetch_mnist
     from benchmarks.machine import describe_machine
     from benchmarks.report import check_targets
 
@@ -86,6 +89,11 @@ def run_suite(settings: Settings, *, keep_openblas_env: bool = False, log=_log,
     machine = describe_machine()
     log(f"{settings.mode} run on {machine['cpu']}, threads {settings.threads}, "
         f"groups {settings.groups}")
+    if {"epoch", "memory"} & set(settings.groups):
+        # Once, here: the measuring processes only look for the files.
+        problem = fetch_mnist()
+        if problem is not None:
+            log(problem)
     quiet = QuietWaiter(settings.quiet_wait_seconds)
     records, processes = _run_workers(settings, keep_openblas_env, quiet, log)
     if "startup" in settings.groups:

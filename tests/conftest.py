@@ -1,20 +1,14 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder, and MNIST found once for the whole run."""
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from minicnn.distributed.communicator import Communicator
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.cifar import write_cifar
 
 # Hypothesis: no per-example deadline (the machines are shared and noisy; timing is the
 # benchmark suite's business), and the same examples on every run in CI so a failure repeats.
@@ -26,89 +20,71 @@ settings.register_profile(
 )
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
+_MNIST_FOLDER = pytest.StashKey[Path]()
 
-def find_mnist_dir() -> Path:
-    """The four MNIST IDX files: ``$MINICNN_MNIST_DIR`` or ``../shared/data/mnist``."""
-    configured = os.environ.get("MINICNN_MNIST_DIR")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "data" / "mnist"
+
+class _MnistUnavailableErrorItem(pytest.Item):
+    """Stands in for every test that needs MNIST when there is none: one failure, one line."""
+
+    def __init__(self, *, reason: str, **kwargs):
+        super().__init__(**kwargs)
+        self.reason = reason
+
+    def runtest(self) -> None:
+        pytest.fail(self.reason, pytrace=False)
+
+    def reportinfo(self):
+        return Path(__file__), None, self.name
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m have deselected: fetch only what will run
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Find (or download) MNIST once, before any test runs, if a selected test needs it.
+
+    Without it, the tests that need it are deselected and one failing item says what to set,
+    instead of each of them erroring with the same message. Under xdist every worker collects
+    and so comes here; the download itself takes a lock (see :mod:`tests.helpers.mnist`).
+    """
+    from tests.helpers.mnist import MnistUnavailableError, mnist_folder
+
+    needing = [item for item in items if "mnist_dir" in item.fixturenames]
+    if not needing or config.option.collectonly:
+        return
+    try:
+        config.stash[_MNIST_FOLDER] = mnist_folder()
+    except MnistUnavailableError as error:
+        config.hook.pytest_deselected(items=needing)
+        items[:] = [item for item in items if "mnist_dir" not in item.fixturenames]
+        items.append(_MnistUnavailableErrorItem.from_parent(
+            session, name="MNIST", reason=f"{error} ({len(needing)} tests need MNIST; not run)"))
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    path = find_mnist_dir()
-    if not (path / "train-images-idx3-ubyte.gz").is_file():
-        pytest.fail(
-            f"MNIST not found at {path}: set MINICNN_MNIST_DIR to the folder holding the four "
-            "IDX .gz files"
-        )
-    return path
+def mnist_dir(pytestconfig) -> Path:
+    """The folder of MNIST's four IDX files (see :mod:`tests.helpers.mnist`)."""
+    folder = pytestconfig.stash.get(_MNIST_FOLDER, None)
+    if folder is None:  # asked for at run time only (request.getfixturevalue)
+        from tests.helpers.mnist import MnistUnavailableError, mnist_folder
 
-
-class ThreadRank(Communicator):
-    """One rank of a group whose ranks are threads of this process (for tests without MPI).
-
-    Each collective operation is an exchange through a shared list between two barriers;
-    sums are added in rank order, as an MPI library's may not be, so results are exact to
-    compare with one process summing the same parts in the same order.
-    """
-
-    def __init__(self, shared: dict, rank: int, size: int):
-        super().__init__()
-        self._shared, self.rank, self.size = shared, rank, size
-
-    def _exchange(self, value):
-        slots, barrier = self._shared["slots"], self._shared["barrier"]
-        slots[self.rank] = value
-        barrier.wait()
-        values = list(slots)
-        barrier.wait()  # nobody overwrites a slot before everyone has read them all
-        return values
-
-    def allreduce(self, array):
-        values = self._exchange(array.copy())
-        total = values[0].copy()
-        for value in values[1:]:
-            total += value
-        array[...] = total
-        return array
-
-    def allgather(self, array):
-        return np.stack(self._exchange(np.asarray(array)))
-
-    def broadcast(self, value):
-        return self._exchange(value)[0]
-
-    def gather_objects(self, value):
-        return self._exchange(value)
-
-    def abort(self, status: int = 1) -> None:
-        raise RuntimeError(f"rank {self.rank} aborted with status {status}")
-
-
-def run_on_thread_ranks(size: int, work: Callable[[ThreadRank], Any]) -> list:
-    """``work(rank)`` on ``size`` threads forming a group; their results in rank order (the
-    first exception raised, raised again)."""
-    shared = {"slots": [None] * size, "barrier": threading.Barrier(size, timeout=60)}
-    results, errors = [None] * size, []
-
-    def target(rank: int) -> None:
         try:
-            results[rank] = work(ThreadRank(shared, rank, size))
-        except BaseException as error:  # re-raised in the test's thread
-            errors.append(error)
-            shared["barrier"].abort()
-
-    threads = [threading.Thread(target=target, args=(rank,)) for rank in range(size)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return results
+            folder = mnist_folder()
+        except MnistUnavailableError as error:
+            pytest.fail(str(error), pytrace=False)
+    return folder
 
 
 @pytest.fixture
-def thread_ranks():
-    """:func:`run_on_thread_ranks`: ``results = thread_ranks(size, work)``."""
-    return run_on_thread_ranks
+def cifar_files(tmp_path):
+    """``write(**options) -> CifarFiles``: :func:`write_cifar` into ``tmp_path/<kind>``."""
+
+    def write(root: Path | None = None, **options):
+        return write_cifar(root or tmp_path / options.get("kind", "cifar10"), **options)
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def cifar10_dir(tmp_path_factory) -> Path:
+    """A fake CIFAR-10 folder for training runs: 5 x 48 training images, 40 test images."""
+    return write_cifar(tmp_path_factory.mktemp("cifar10"), per_file=48, test_count=40).root
+

@@ -16,33 +16,32 @@ import numpy as np
 import pytest
 import torch
 
+import minicnn.nn
 from minicnn import random as minicnn_random
-from minicnn.cli.gradcheck import MINICNN_NN
 from minicnn.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
-from minicnn.nn.loss import CrossEntropyLoss
+from minicnn.models import LeNet5
+from tests.helpers import assert_close
+from tests.helpers.twins import TORCH_DTYPES, TorchLeNet5, minicnn_step, torch_step
 
-TOLERANCES = {np.float64: (1e-10, 1e-12), np.float32: (1e-5, 1e-6)}  # (rtol, atol)
-TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 BATCH_SIZE = 16
 
 
-def lenet5(nn):
-    """LeNet-5 for 1x28x28 images, built from ``nn`` = minicnn's layers or ``torch.nn``."""
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10),
-    )
-
-
 def lenet5_batch_norm(nn):
-    """Conv-BN-ReLU-Pool twice, then a classifier: BatchNorm inside a real network."""
+    """Conv-BN-ReLU-Pool twice, then a classifier: BatchNorm inside a real network, built
+    from ``nn`` = ``minicnn.nn`` or ``torch.nn``."""
     return nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(400, 84), nn.ReLU(), nn.Linear(84, 10),
     )
+
+
+# (minicnn constructor, torch constructor) of each network compared here.
+NETWORKS = {
+    "lenet5": (LeNet5, TorchLeNet5),
+    "lenet5-batch-norm": (lambda: lenet5_batch_norm(minicnn.nn),
+                          lambda: lenet5_batch_norm(torch.nn)),
+}
 
 
 @pytest.fixture(scope="module")
@@ -54,71 +53,36 @@ def mnist_batch(mnist_dir):
     return x, labels[:BATCH_SIZE].astype(np.int64)
 
 
-def assert_close(name: str, actual, expected, dtype) -> None:
-    """``max |actual - expected| <= atol + rtol * max |expected|``, with a readable message."""
-    rtol, atol = TOLERANCES[dtype]
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, f"{name}: shape {actual.shape} != {expected.shape}"
-    if np.issubdtype(expected.dtype, np.floating):
-        assert actual.dtype == dtype, f"{name}: minicnn gave {actual.dtype}, expected {dtype}"
-    error = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64))))
-    scale = float(np.max(np.abs(expected)))
-    assert error <= atol + rtol * scale, (
-        f"{name}: max abs error {error:.3e}, relative {error / scale:.3e} (rtol {rtol:g})")
-
-
-def run_minicnn(model, x: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Logits, loss, input gradient and parameter gradients, as a training step computes them."""
-    criterion = CrossEntropyLoss()
-    logits = model(x)
-    loss = criterion(logits, labels)
-    model.zero_grad()
-    grad_input = model.backward(criterion.backward())
-    results = {"logits": logits, "loss": loss, "input.grad": grad_input}
-    results.update({f"{name}.grad": param.grad for name, param in model.named_parameters()})
-    results.update(dict(model.named_buffers()))
-    return results
-
-
-def run_torch(model, x: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    dtype = next(model.parameters()).dtype
-    x_tensor = torch.tensor(x, dtype=dtype, requires_grad=True)
-    logits = model(x_tensor)
-    loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels))
-    model.zero_grad()
-    loss.backward()
-    results = {"logits": logits, "loss": loss, "input.grad": x_tensor.grad}
-    results.update({f"{name}.grad": param.grad for name, param in model.named_parameters()})
-    results.update(dict(model.named_buffers()))
-    return {name: value.detach().numpy() for name, value in results.items()}
-
-
 def assert_same_results(mc_results: dict, torch_results: dict, dtype) -> None:
+    """Every result within the dtype's tolerance, relative to each tensor's largest entry."""
     assert list(mc_results) == list(torch_results)
     for name, expected in torch_results.items():
-        assert_close(name, mc_results[name], expected, dtype)
+        assert_close(mc_results[name], expected, dtype, name, relative_to="tensor")
 
 
-def torch_to_minicnn(build, dtype, seed: int = 0):
+def torch_to_minicnn(network: str, dtype, seed: int = 0):
+    build_ours, build_theirs = NETWORKS[network]
     torch.manual_seed(seed)
-    torch_model = build(torch.nn).to(TORCH_DTYPES[dtype])
-    mc_model = build(MINICNN_NN).to(dtype)
+    torch_model = build_theirs().to(TORCH_DTYPES[dtype])
+    mc_model = build_ours().to(dtype)
     mc_model.load_state_dict(torch_model.state_dict())
     return mc_model, torch_model
 
 
-def minicnn_to_torch(build, dtype, seed: int = 0):
+def minicnn_to_torch(network: str, dtype, seed: int = 0):
+    build_ours, build_theirs = NETWORKS[network]
     minicnn_random.manual_seed(seed)
-    mc_model = build(MINICNN_NN).to(dtype)
-    torch_model = build(torch.nn).to(TORCH_DTYPES[dtype])
+    mc_model = build_ours().to(dtype)
+    torch_model = build_theirs().to(TORCH_DTYPES[dtype])
     torch_model.load_state_dict(
         {key: torch.from_numpy(np.array(value)) for key, value in mc_model.state_dict().items()})
     return mc_model, torch_model
 
 
-@pytest.mark.parametrize("build", [lenet5, lenet5_batch_norm])
-def test_state_dict_keys_shapes_and_repr_match(build):
-    mc_model, torch_model = build(MINICNN_NN), build(torch.nn)
+@pytest.mark.parametrize("network", NETWORKS)
+def test_state_dict_keys_shapes_and_repr_match(network):
+    build_ours, build_theirs = NETWORKS[network]
+    mc_model, torch_model = build_ours(), build_theirs()
     mc_state, torch_state = mc_model.state_dict(), torch_model.state_dict()
     assert list(mc_state) == list(torch_state)
     for key, value in torch_state.items():
@@ -131,11 +95,11 @@ def test_the_batch_has_max_pool_ties(mnist_batch):
     # element of the window, and which one must agree with PyTorch (ties at 0 are killed by
     # the ReLU's backward anyway).
     torch.manual_seed(0)
-    torch_model = lenet5(torch.nn).double()
+    features = TorchLeNet5().features.double()
     x = torch.from_numpy(mnist_batch[0])
     for relu_index in (1, 4):
         with torch.no_grad():
-            activations = torch_model[: relu_index + 1](x)
+            activations = features[: relu_index + 1](x)
         windows = torch.nn.functional.unfold(
             activations.flatten(0, 1)[:, None], kernel_size=2, stride=2)
         top2 = windows.topk(2, dim=1).values
@@ -144,19 +108,14 @@ def test_the_batch_has_max_pool_ties(mnist_batch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_torch_weights_in_minicnn_give_the_same_logits_and_gradients(mnist_batch, dtype):
+@pytest.mark.parametrize("move_weights", [torch_to_minicnn, minicnn_to_torch],
+                         ids=["torch-to-minicnn", "minicnn-to-torch"])
+def test_weights_moved_either_way_give_the_same_logits_and_gradients(mnist_batch, dtype,
+                                                                      move_weights):
     x, labels = mnist_batch
-    mc_model, torch_model = torch_to_minicnn(lenet5, dtype)
-    assert_same_results(run_minicnn(mc_model, x.astype(dtype), labels),
-                        run_torch(torch_model, x, labels), dtype)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_minicnn_weights_in_torch_give_the_same_logits_and_gradients(mnist_batch, dtype):
-    x, labels = mnist_batch
-    mc_model, torch_model = minicnn_to_torch(lenet5, dtype)
-    assert_same_results(run_minicnn(mc_model, x.astype(dtype), labels),
-                        run_torch(torch_model, x, labels), dtype)
+    mc_model, torch_model = move_weights("lenet5", dtype)
+    assert_same_results(minicnn_step(mc_model, x.astype(dtype), labels),
+                        torch_step(torch_model, x, labels), dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -169,16 +128,16 @@ def test_batch_norm_variant(mnist_batch, dtype, training):
     # rounding, not minicnn.
     x, labels = mnist_batch
     torch.manual_seed(1)
-    torch_model = lenet5_batch_norm(torch.nn).double()
+    torch_model = NETWORKS["lenet5-batch-norm"][1]().double()
     # Two training forwards give the running statistics (and num_batches_tracked) values
     # worth comparing, and that eval mode then uses.
     with torch.no_grad():
         for images in (x[:8], x[8:]):
             torch_model(torch.from_numpy(images))
-    mc_model = lenet5_batch_norm(MINICNN_NN).to(dtype)
+    mc_model = NETWORKS["lenet5-batch-norm"][0]().to(dtype)
     mc_model.load_state_dict(torch_model.state_dict())
     mc_model.train(training)
     torch_model.train(training)
     # In training mode the buffers are compared after this forward updated them.
-    assert_same_results(run_minicnn(mc_model, x.astype(dtype), labels),
-                        run_torch(torch_model, x, labels), dtype)
+    assert_same_results(minicnn_step(mc_model, x.astype(dtype), labels),
+                        torch_step(torch_model, x, labels), dtype)

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from minicnn import __version__
 from minicnn.cli import (
     evaluate,
+    exercises,
+    explore,
     export,
     gradcheck,
     import_torch,
@@ -33,7 +35,8 @@ from minicnn.debug import debug_enabled
 
 __all__ = ["COMMANDS", "build_parser", "file_fault", "main"]
 
-COMMANDS = [train, evaluate, predict, import_torch, gradcheck, export, plot, tune]
+COMMANDS = [train, evaluate, predict, import_torch, gradcheck, export, plot, tune, explore,
+            exercises]
 """The command modules, in the order ``minicnn --help`` lists them."""
 
 

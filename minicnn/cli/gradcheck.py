@@ -19,6 +19,7 @@ import argparse
 import importlib.util
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -27,14 +28,15 @@ import numpy as np
 
 from minicnn import random as minicnn_random
 from minicnn.gradient_check import GradcheckReport, format_error, format_table, gradcheck
-from minicnn.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from minicnn.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from minicnn.nn.container import Sequential
 from minicnn.nn.conv import Conv2d
-from minicnn.nn.dropout import Dropout
+from minicnn.nn.conv_transpose import ConvTranspose2d
+from minicnn.nn.dropout import Dropout, Dropout2d
 from minicnn.nn.flatten import Flatten
 from minicnn.nn.linear import Identity, Linear
 from minicnn.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
-from minicnn.nn.normalization import BatchNorm1d, BatchNorm2d
+from minicnn.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm
 from minicnn.nn.pooling import AvgPool2d, MaxPool2d
 from minicnn.testing import TorchComparison, compare_with_torch, default_tolerances
 
@@ -46,9 +48,9 @@ FD_ATOL, FD_RTOL = 1e-5, 1e-3
 
 # The layer classes by name, so that ``build(nn)`` reads the same for minicnn and torch.nn.
 MINICNN_NN = SimpleNamespace(**{cls.__name__: cls for cls in (
-    AvgPool2d, BatchNorm1d, BatchNorm2d, BCEWithLogitsLoss, Conv2d, CrossEntropyLoss, Dropout,
-    Flatten, Identity, LeakyReLU, Linear, LogSoftmax, MaxPool2d, MSELoss, NLLLoss, ReLU,
-    Sequential, Sigmoid, Softmax, Tanh,
+    AvgPool2d, BatchNorm1d, BatchNorm2d, BCEWithLogitsLoss, Conv2d, ConvTranspose2d,
+    CrossEntropyLoss, Dropout, Dropout2d, Flatten, GELU, GroupNorm, Identity, LeakyReLU, Linear,
+    LogSoftmax, MaxPool2d, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, SiLU, Softmax, Tanh,
 )})
 
 InputMaker = Callable[[np.random.Generator], tuple]
@@ -86,6 +88,11 @@ class LayerCase:
 def normal(*shape: int) -> InputMaker:
     """Standard-normal values: for smooth layers."""
     return lambda rng: (rng.standard_normal(shape),)
+
+
+def normal_with_output_size(*shape: int, output_size: tuple[int, int]) -> InputMaker:
+    """Standard-normal values and the ``output_size`` a ConvTranspose2d's forward asks for."""
+    return lambda rng: (rng.standard_normal(shape), list(output_size))
 
 
 def away_from_zero(*shape: int) -> InputMaker:
@@ -128,6 +135,12 @@ def unit_targets(*shape: int) -> InputMaker:
     return lambda rng: (rng.standard_normal(shape), rng.uniform(0.0, 1.0, shape))
 
 
+def affine_state(num_channels: int) -> Callable[[np.random.Generator], dict]:
+    """Affine parameters away from their initial ones and zeros."""
+    return lambda rng: {"weight": rng.uniform(0.5, 1.5, num_channels),
+                        "bias": rng.standard_normal(num_channels)}
+
+
 def batch_norm_state(num_features: int) -> Callable[[np.random.Generator], dict]:
     """Running statistics and affine parameters away from their trivial initial values."""
     return lambda rng: {
@@ -140,15 +153,19 @@ def batch_norm_state(num_features: int) -> Callable[[np.random.Generator], dict]
 
 # ---------------------------------------------------------------------------- the cases
 def layer_case(layer: str, *args, inputs: InputMaker, training: bool = True,
-               state=None, torch_comparable: bool = True, **kwargs) -> LayerCase:
+               state=None, torch_comparable: bool = True, forward_note: str = "",
+               **kwargs) -> LayerCase:
     """A case that builds ``nn.<layer>(*args, **kwargs)``; arrays in kwargs go to torch as
-    tensors. The config column is the argument list, plus the mode where it matters."""
+    tensors. The config column is the argument list, plus the mode where it matters and
+    ``forward_note`` (what the inputs pass to forward besides the input, if anything)."""
     shown = [repr(arg) for arg in args] + [
         f"{key}=array{tuple(value.shape)}" if isinstance(value, np.ndarray) else f"{key}={value!r}"
         for key, value in kwargs.items()
     ]
-    if layer in ("BatchNorm1d", "BatchNorm2d", "Dropout"):
+    if layer in ("BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d"):
         shown.append("train" if training else "eval")
+    if forward_note:
+        shown.append(forward_note)
 
     def build(nn):
         # Copies, so that no module shares (and could write into) the arrays of CASES.
@@ -169,13 +186,14 @@ def layer_case(layer: str, *args, inputs: InputMaker, training: bool = True,
 
 
 def lenet5(nn):
-    """LeNet-5 as in the README: 1x28x28 images to 10 logits."""
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10),
-    )
+    """LeNet-5 (:class:`minicnn.models.LeNet5`), or from ``torch.nn`` its twin built by the same
+    :func:`~minicnn.models.lenet.lenet5_blocks` (same state_dict keys)."""
+    from minicnn.models.lenet import LeNet5, lenet5_blocks
+
+    if nn is MINICNN_NN:
+        return LeNet5()
+    features, classifier = lenet5_blocks(nn)
+    return nn.Sequential(OrderedDict(features=features, classifier=classifier))
 
 
 _CLASS_WEIGHTS = np.array([0.5, 1.0, 2.0, 1.5])
@@ -191,6 +209,14 @@ CASES: list[LayerCase] = [
     layer_case("Conv2d", 4, 6, 3, padding=1, groups=2, inputs=normal(2, 4, 5, 5)),
     layer_case("Conv2d", 3, 3, 3, groups=3, padding="same", inputs=normal(1, 3, 5, 4)),
     layer_case("Conv2d", 2, 3, 3, padding=1, padding_mode="reflect", inputs=normal(1, 2, 5, 5)),
+    layer_case("ConvTranspose2d", 3, 2, 3, inputs=normal(2, 3, 4, 5)),
+    layer_case("ConvTranspose2d", 2, 4, (3, 2), stride=2, padding=1, output_padding=1,
+               inputs=normal(1, 2, 4, 3)),
+    layer_case("ConvTranspose2d", 4, 2, 2, stride=(1, 2), dilation=(3, 1), output_padding=(2, 1),
+               groups=2, bias=False, inputs=normal(2, 4, 3, 3)),
+    layer_case("ConvTranspose2d", 2, 2, 3, stride=3, padding=1,
+               inputs=normal_with_output_size(1, 2, 3, 3, output_size=(8, 9)),
+               forward_note="forward output_size=(8, 9)"),
     layer_case("MaxPool2d", 2, inputs=distinct(2, 3, 6, 6)),
     layer_case("MaxPool2d", 3, stride=2, padding=1, ceil_mode=True, inputs=distinct(2, 2, 8, 7)),
     layer_case("MaxPool2d", (2, 3), stride=(2, 1), dilation=2, inputs=distinct(1, 2, 7, 8)),
@@ -209,10 +235,16 @@ CASES: list[LayerCase] = [
                inputs=normal(2, 3, 4, 5)),
     layer_case("BatchNorm2d", 2, track_running_stats=False, training=False,
                inputs=normal(2, 2, 3, 4)),
+    layer_case("GroupNorm", 2, 4, state=affine_state(4), inputs=normal(3, 4, 2, 3)),
+    layer_case("GroupNorm", 3, 3, affine=False, inputs=normal(2, 3, 5)),
+    layer_case("GroupNorm", 1, 2, eps=1e-3, state=affine_state(2), inputs=normal(1, 2, 3, 3)),
     layer_case("ReLU", inputs=away_from_zero(2, 3, 4, 4)),
     layer_case("LeakyReLU", 0.2, inputs=away_from_zero(3, 7)),
     layer_case("Sigmoid", inputs=normal(3, 7)),
     layer_case("Tanh", inputs=normal(3, 7)),
+    layer_case("GELU", inputs=normal(3, 7)),
+    layer_case("GELU", approximate="tanh", inputs=normal(2, 3, 4)),
+    layer_case("SiLU", inputs=normal(3, 7)),
     layer_case("Softmax", dim=1, inputs=normal(3, 5)),
     layer_case("Softmax", dim=-1, inputs=normal(2, 3, 2, 4)),
     layer_case("LogSoftmax", dim=1, inputs=normal(3, 5)),
@@ -221,6 +253,8 @@ CASES: list[LayerCase] = [
     layer_case("Flatten", 0, 2, inputs=normal(2, 3, 4, 5)),
     layer_case("Dropout", 0.3, inputs=normal(4, 6), torch_comparable=False),
     layer_case("Dropout", 0.3, training=False, inputs=normal(4, 6)),
+    layer_case("Dropout2d", 0.4, inputs=normal(3, 4, 2, 2), torch_comparable=False),
+    layer_case("Dropout2d", 0.4, training=False, inputs=normal(3, 4, 2, 2)),
     layer_case("CrossEntropyLoss", inputs=class_targets(5, 4)),
     layer_case("CrossEntropyLoss", reduction="sum", weight=_CLASS_WEIGHTS,
                inputs=class_targets(5, 4)),
@@ -240,7 +274,7 @@ CASES: list[LayerCase] = [
                inputs=unit_targets(4, 3)),
     layer_case("BCEWithLogitsLoss", weight=np.array([2.0, 1.0, 0.5]), reduction="none",
                inputs=unit_targets(4, 3)),
-    LayerCase("LeNet-5", "Sequential, 12 layers", lenet5, normal(2, 1, 28, 28),
+    LayerCase("LeNet-5", "models.LeNet5()", lenet5, normal(2, 1, 28, 28),
               max_elements=20),
 ]
 """Every configuration the command checks, in table order."""

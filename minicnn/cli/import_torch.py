@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from minicnn.models import MODEL_NAMES
+from minicnn.train.config import DATASETS
 
 __all__ = ["add_parser", "read_torch_state_dict", "run"]
 
@@ -29,6 +30,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("source", metavar="TORCH_FILE")
     parser.add_argument("destination", metavar="OUT.safetensors")
     parser.add_argument("--model", choices=MODEL_NAMES, default="lenet5")
+    parser.add_argument("--dataset", choices=DATASETS, default="mnist",
+                        help="the images the network takes (its classes and channels); "
+                             "recorded in the weights")
     return parser
 
 
@@ -67,6 +71,7 @@ def read_torch_state_dict(path: Path) -> dict[str, np.ndarray]:
 def run(args: argparse.Namespace) -> int:
     from minicnn.models import build_model
     from minicnn.train.checkpoint import save_weights
+    from minicnn.train.datasets import dataset_spec
 
     try:
         state = read_torch_state_dict(Path(args.source))
@@ -76,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
     if not state:
         print(f"minicnn import-torch: {args.source} holds no tensors", file=sys.stderr)
         return 1
-    model = build_model(args.model)
+    dataset_class = dataset_spec(args.dataset).dataset_class
+    model = build_model(args.model, num_classes=len(dataset_class.classes),
+                        in_channels=dataset_class.channels)
     dtype = next(iter(state.values())).dtype
     model.to(dtype if np.issubdtype(dtype, np.floating) else np.float32)
     try:
@@ -85,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"minicnn import-torch: {args.source} does not fit minicnn's {args.model}:\n"
               f"{error}", file=sys.stderr)
         return 1
-    save_weights(args.destination, model.state_dict(), {"minicnn.model": args.model})
+    metadata = {"minicnn.model": args.model}
+    if args.dataset != "mnist":
+        metadata["minicnn.dataset"] = args.dataset
+    save_weights(args.destination, model.state_dict(), metadata)
     print(f"wrote {args.destination}: {len(state)} tensors for {args.model}")
     return 0

@@ -9,10 +9,10 @@ writes, into the run directory (or ``--out-dir``):
 
 ======================  =====================================================================
 ``curves.png``          loss, accuracy and learning rate per epoch (``metrics.jsonl``)
-``filters.png``         the first convolution's kernels
+``filters.png``         the first convolution's kernels (in colour for RGB input)
 ``feature_maps.png``    every convolution's output for one test image (``--image``)
 ``confusion.png``       the confusion matrix on the test set
-``mistakes.png``        the most confidently wrong test digits
+``mistakes.png``        the most confidently wrong test images
 ``gradient_flow.png``   mean / max ``|grad|`` reaching each layer, over one training batch
 ======================  =====================================================================
 
@@ -46,7 +46,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", default=None,
                         help="where the PNGs go (default: RUN_DIR itself)")
     parser.add_argument("--data-dir", default=None,
-                        help="folder holding the IDX files (default: the run's own setting)")
+                        help="folder holding the dataset's files (default: the run's own "
+                             "setting)")
     parser.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
                         help="use the first N test images (default: the run's own setting)")
     parser.add_argument("--image", type=non_negative_int, default=0, metavar="INDEX",
@@ -61,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     from minicnn.data.dataset import fetch_batch
     from minicnn.nn.loss import CrossEntropyLoss
     from minicnn.train.config import TrainConfig
-    from minicnn.train.loading import load_trained_model
+    from minicnn.train.datasets import load_split
+    from minicnn.train.loading import load_trained_model, trained_statistics
     from minicnn.train.run_dir import RunDir
-    from minicnn.train.trainer import load_split
     from minicnn.viz import (
         confusion_matrix,
         plot_confusion_matrix,
@@ -96,10 +97,14 @@ def run(args: argparse.Namespace) -> int:
     dtype = next(model.parameters()).dtype
     data_dir = args.data_dir if args.data_dir is not None else config.data_dir
     limit_test = args.limit_test if args.limit_test is not None else config.limit_test
+    # The normalisation the network was trained with, when the weights record it.
+    statistics = trained_statistics(weights)
     try:
-        test_set = load_split(config.dataset, data_dir, False, dtype, limit_test)
+        test_set = load_split(config.dataset, data_dir, False, dtype, limit_test,
+                              statistics=statistics)
         train_set = load_split(config.dataset, data_dir, True, dtype,
-                               min(args.batch_size, config.limit_train or args.batch_size))
+                               min(args.batch_size, config.limit_train or args.batch_size),
+                               statistics=statistics)
     except DownloadError as error:
         print(f"minicnn plot: {error}", file=sys.stderr)
         return 1

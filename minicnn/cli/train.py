@@ -1,4 +1,4 @@
-"""``minicnn train``: train a network on MNIST with a progress bar, resumably.
+"""``minicnn train``: train a network on MNIST or CIFAR with a progress bar, resumably.
 
 Example::
 
@@ -38,16 +38,28 @@ from minicnn.train.config import DATASETS, DTYPES, OPTIMIZERS, SCHEDULERS, Train
 __all__ = ["add_parser", "run"]
 
 
+class _DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: ...)" to an option's help unless the help already states its default
+    in words, or the default is ``None`` or a flag's ``False`` (which would only print noise)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        # "is", not "in (None, False)": a default of 0 (--seed) equals False.
+        if "default" in help_text or action.default is None or action.default is False:
+            return help_text
+        return super()._get_help_string(action)
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     defaults = TrainConfig()
     parser = subparsers.add_parser(
-        "train", help="train a network on MNIST",
-        description="Train a network on MNIST (or Fashion-MNIST), evaluating on the test set "
-                    "after each epoch. Writes a run directory with the config, per-epoch "
-                    "metrics and checkpoints.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "train", help="train a network on MNIST or CIFAR",
+        description="Train a network on MNIST (or Fashion-MNIST, CIFAR-10, CIFAR-100), "
+                    "evaluating on the test set after each epoch. Writes a run directory with "
+                    "the config, per-epoch metrics and checkpoints.",
+        formatter_class=_DefaultsOnceFormatter,
     )
-    # ArgumentDefaultsHelpFormatter shows "(default: ...)" only for options with help text.
+    # The formatter shows "(default: ...)" only for options with help text.
     parser.add_argument("--model", choices=MODEL_NAMES, default=defaults.model,
                         help="the network")
     parser.add_argument("--width", type=positive_float, default=defaults.width,
@@ -72,16 +84,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="seed of the initial weights and the data order")
     parser.add_argument("--data-dir", default=None,
-                        help="folder holding the IDX files (used offline, as it is); default: "
-                             "download into the cache ($MINICNN_CACHE_DIR or ~/.cache/minicnn)")
+                        help="folder holding the dataset's files (MNIST's IDX files; CIFAR's "
+                             "extracted folder or its .tar.gz), used offline, as it is; "
+                             "default: download into the cache ($MINICNN_CACHE_DIR or "
+                             "~/.cache/minicnn)")
+    # None, not a default: the dataset decides unless the option is given.
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="random augmentation of the training images: random crops and "
+                             "flips for CIFAR (on unless --no-augment), a small random affine "
+                             "warp for digits (off unless --augment); None: the dataset's default")
     parser.add_argument("--out-dir", default=defaults.out_dir,
                         help="where the run directory is created")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for BLAS and Numba (default: all cores)")
     parser.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
-                        help="train on the first N training images")
+                        help="train on the first N training images (default: all)")
     parser.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
-                        help="evaluate on the first N test images")
+                        help="evaluate on the first N test images (default: all)")
     parser.add_argument("--dtype", choices=DTYPES, default=defaults.dtype,
                         help="floating-point type of the weights and batches")
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
@@ -143,6 +162,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed, data_dir=args.data_dir, out_dir=args.out_dir, threads=args.threads,
         limit_train=args.limit_train, limit_test=args.limit_test, dtype=args.dtype,
         skip_nonfinite=bool(args.skip_nonfinite), checkpoint_every=args.checkpoint_every,
+        augment=args.augment,
     )
 
 
@@ -191,7 +211,7 @@ def _train(args: argparse.Namespace, communicator) -> int:
     from minicnn.train.loop import TrainingInterrupted
     from minicnn.train.nonfinite import NonFiniteLossError
     from minicnn.train.run_dir import RunDir
-    from minicnn.train.trainer import Trainer
+    from minicnn.train.trainer import ModelChoiceError, Trainer
 
     if args.resume:
         run_dir = RunDir(args.resume)
@@ -219,6 +239,9 @@ def _train(args: argparse.Namespace, communicator) -> int:
                 raise  # perhaps this rank's alone: only ending the job frees the others
             print(f"minicnn train: {error}", file=sys.stderr)
             return 1
+        except ModelChoiceError as error:  # e.g. LeNet-5 asked to read colour images
+            print(f"minicnn train: {error}", file=sys.stderr)
+            return 2
     config = trainer.config
     if config.threads is not None:
         set_num_threads(config.threads)

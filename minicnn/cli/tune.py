@@ -39,6 +39,7 @@ TRAINING_OPTIONS = [
     ("--limit-train", "limit_train", {"type": positive_int, "metavar": "N"}),
     ("--limit-test", "limit_test", {"type": positive_int, "metavar": "N"}),
     ("--dtype", "dtype", {"choices": DTYPES}),
+    ("--augment", "augment", {"action": argparse.BooleanOptionalAction}),
 ]
 
 

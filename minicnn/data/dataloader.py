@@ -5,6 +5,14 @@ owns (or is given). Because the order of an epoch is fixed by the generator's st
 start of that epoch, saving that state, the epoch number and the number of batches already
 handed out is enough to resume an interrupted run with exactly the batches it would have seen:
 see :meth:`DataLoader.state_dict`.
+
+Random augmentation rides on the same state. For a dataset that
+:func:`~minicnn.data.dataset.needs_generator`, the loader draws one more number right after
+the epoch's permutation, the epoch's *batch seed*, and gives batch ``b`` its own generator
+``default_rng(SeedSequence(batch_seed, spawn_key=(b,)))``. Batch ``b``'s crops and flips thus
+depend only on the epoch's starting state and ``b``: a run resumed at batch ``b`` draws them
+as the uninterrupted run did, without replaying the batches before it. A dataset without
+random batches draws nothing more, so its shuffling is what it always was.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import numbers
 
 import numpy as np
 
-from minicnn.data.dataset import as_generator, fetch_batch
+from minicnn.data.dataset import as_generator, fetch_batch, needs_generator
 
 __all__ = ["DataLoader"]
 
@@ -28,11 +36,14 @@ class DataLoader:
     ``get_batch``, its samples stacked by ``collate_fn``.
 
     Args:
-        dataset: anything with ``len()`` and ``[i]``; ``get_batch(indices)`` is used when present.
+        dataset: anything with ``len()`` and ``[i]``; ``get_batch(indices)`` is used when present
+            (``get_batch(indices, generator)`` when the dataset ``needs_generator``: a random
+            augmentation, seeded per batch from this loader's generator).
         batch_size: samples per batch; the last batch of an epoch may be smaller.
         shuffle: draw a new random order at the start of each epoch.
         drop_last: drop the last batch of an epoch if it is smaller than ``batch_size``.
-        generator: the source of the shuffling: an int seed, a ``numpy.random.Generator`` (used,
+        generator: the source of the shuffling (and of the augmentation's per-batch
+            generators): an int seed, a ``numpy.random.Generator`` (used,
             and advanced, as it is) or ``None`` for a generator seeded from minicnn's global one
             (so that ``minicnn.random.manual_seed`` makes the order repeat).
         collate_fn: how to stack a list of samples; given, it replaces the dataset's
@@ -90,15 +101,27 @@ class DataLoader:
             return len(self.dataset) // self.batch_size
         return math.ceil(len(self.dataset) / self.batch_size)
 
-    def _epoch_order(self) -> np.ndarray:
-        """The sample order of the current epoch, drawn from the recorded generator state."""
+    def _start_epoch(self) -> tuple[np.ndarray, int | None]:
+        """The current epoch's sample order and batch seed (None when the batches are not
+        random), drawn from the recorded generator state."""
         if self._epoch_start_state is None:
             self._epoch_start_state = copy.deepcopy(self.generator.bit_generator.state)
         else:
             self.generator.bit_generator.state = copy.deepcopy(self._epoch_start_state)
         if self.shuffle:
-            return self.generator.permutation(len(self.dataset))
-        return np.arange(len(self.dataset))
+            order = self.generator.permutation(len(self.dataset))
+        else:
+            order = np.arange(len(self.dataset))
+        batch_seed = None
+        if self.collate_fn is None and needs_generator(self.dataset):
+            batch_seed = int(self.generator.integers(2**63))
+        return order, batch_seed
+
+    @staticmethod
+    def batch_generator(batch_seed: int, batch_index: int) -> np.random.Generator:
+        """The generator of batch ``batch_index`` of an epoch whose batch seed is
+        ``batch_seed``: independent streams per batch, by NumPy's ``SeedSequence`` spawning."""
+        return np.random.default_rng(np.random.SeedSequence(batch_seed, spawn_key=(batch_index,)))
 
     def _finish_epoch(self) -> None:
         self._epoch += 1
@@ -116,10 +139,13 @@ class DataLoader:
     def _iterate(self, iteration: int):
         if iteration != self._active_iteration:
             return
-        order = self._epoch_order()
+        order, batch_seed = self._start_epoch()
         for batch_index in range(self._batches_done, len(self)):
             indices = order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
-            batch = self._fetch(indices)
+            generator = None
+            if batch_seed is not None:
+                generator = self.batch_generator(batch_seed, batch_index)
+            batch = self._fetch(indices, generator)
             # Count the batch as done before handing it out: a checkpoint taken while the
             # caller holds it resumes after it.
             self._batches_done = batch_index + 1
@@ -128,9 +154,10 @@ class DataLoader:
                 return  # a newer iteration (or load_state_dict) took over the bookkeeping
         self._finish_epoch()
 
-    def _fetch(self, indices: np.ndarray):
-        """The batch of these sample indices (a subclass may take only a share of them)."""
-        return fetch_batch(self.dataset, indices, self.collate_fn)
+    def _fetch(self, indices: np.ndarray, generator: np.random.Generator | None):
+        """The batch of these sample indices, its random draws from ``generator`` (a subclass
+        may take only a share of them)."""
+        return fetch_batch(self.dataset, indices, self.collate_fn, generator)
 
     def state_dict(self) -> dict:
         """The shuffling state, enough to resume exactly where the loader is.

@@ -5,6 +5,12 @@ such as ``(image, label)``. A dataset may also offer ``get_batch(indices)``, whi
 whole batch at once, already stacked: ``(images (B, ...), labels (B,))``. The
 :class:`~minicnn.data.dataloader.DataLoader` uses it when it is there, so a dataset held in one
 array (MNIST) is batched with one fancy-indexing operation instead of B Python calls.
+
+A dataset whose batches are random (a random augmentation, see
+:mod:`minicnn.data.transforms`) says so with ``needs_generator`` (true) and takes
+``get_batch(indices, generator)``: the loader then hands it, for each batch, a generator of
+its own derived from the loader's shuffling state, so the augmentation repeats under a seed
+and a resumed run draws what an uninterrupted one would have.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ __all__ = [
     "Subset",
     "default_collate",
     "fetch_batch",
+    "needs_generator",
     "random_split",
 ]
 
@@ -72,11 +79,21 @@ def default_collate(samples: Sequence):
     )
 
 
-def fetch_batch(dataset, indices: np.ndarray, collate_fn=None):
+def needs_generator(dataset) -> bool:
+    """Whether ``dataset``'s batches are random: its ``needs_generator`` attribute, else False."""
+    return bool(getattr(dataset, "needs_generator", False))
+
+
+def fetch_batch(dataset, indices: np.ndarray, collate_fn=None,
+                generator: np.random.Generator | None = None):
     """The samples at ``indices`` as one batch: ``dataset.get_batch`` if it has one (and no
     ``collate_fn`` is given), else ``collate_fn`` (default :func:`default_collate`) applied to
-    ``[dataset[i] for i in indices]``."""
+    ``[dataset[i] for i in indices]``. ``generator`` goes to ``get_batch`` (the batch's random
+    draws: a generator, or a :class:`~minicnn.data.transforms.BatchShare` of one) when the
+    dataset :func:`needs_generator`."""
     if collate_fn is None and hasattr(dataset, "get_batch"):
+        if generator is not None and needs_generator(dataset):
+            return dataset.get_batch(indices, generator=generator)
         return dataset.get_batch(indices)
     return (collate_fn or default_collate)([dataset[int(i)] for i in indices])
 
@@ -180,8 +197,12 @@ class Subset(Dataset):
     def __getitem__(self, index: int):
         return self.dataset[int(self.indices[index])]
 
-    def get_batch(self, indices: np.ndarray):
-        return fetch_batch(self.dataset, self.indices[np.asarray(indices)])
+    @property
+    def needs_generator(self) -> bool:
+        return needs_generator(self.dataset)
+
+    def get_batch(self, indices: np.ndarray, generator: np.random.Generator | None = None):
+        return fetch_batch(self.dataset, self.indices[np.asarray(indices)], generator=generator)
 
     def __repr__(self) -> str:
         return f"Subset({self.dataset!r}, {len(self)} of {len(self.dataset)} samples)"

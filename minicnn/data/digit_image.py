@@ -12,7 +12,9 @@ import os
 
 import numpy as np
 
-__all__ = ["load_digit_image", "to_mnist_frame"]
+from minicnn.data.image_file import flatten_transparency, open_image
+
+__all__ = ["gray_levels", "load_digit_image", "normalize_frames", "to_mnist_frame"]
 
 _BOX = 20
 _FRAME = 28
@@ -63,21 +65,24 @@ def to_mnist_frame(gray: np.ndarray) -> np.ndarray:
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 
+def gray_levels(image) -> np.ndarray:
+    """A Pillow image as ``(H, W)`` uint8 grey levels, a transparent background made white."""
+    return np.asarray(flatten_transparency(image, "L"))
+
+
 def load_digit_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file and convert it with :func:`to_mnist_frame`; ``(28, 28)`` uint8."""
-    from PIL import Image, UnidentifiedImageError
+    return to_mnist_frame(np.asarray(open_image(path, "L")))
 
-    try:
-        with Image.open(path) as opened:
-            if opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info:
-                # A transparent background becomes white, as it looks on screen.
-                rgba = opened.convert("RGBA")
-                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                gray = Image.alpha_composite(canvas, rgba).convert("L")
-            else:
-                gray = opened.convert("L")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such image file") from None
-    except UnidentifiedImageError:
-        raise ValueError(f"{path}: not an image Pillow can read (PNG or JPEG expected)") from None
-    return to_mnist_frame(np.asarray(gray))
+
+def normalize_frames(frames: np.ndarray, dtype, mean: float, std: float) -> np.ndarray:
+    """uint8 frames ``(N, 28, 28)`` -> the network's input ``(N, 1, 28, 28)`` in ``dtype``.
+
+    Scaled to [0, 1], then normalised by the training set's ``mean`` and ``std`` with the
+    datasets' own ``Normalize`` transform, as in training and in ``minicnn predict``.
+    """
+    from minicnn.data.transforms import Normalize
+
+    dtype = np.dtype(dtype)
+    frames = np.asarray(frames)[:, None].astype(dtype) / dtype.type(255)
+    return Normalize(mean, std)(frames)

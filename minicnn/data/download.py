@@ -31,8 +31,10 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DownloadError",
     "RemoteFile",
+    "check_md5",
     "default_cache_dir",
     "download",
+    "file_md5",
     "find_local_copy",
     "mirrors_from_env",
     "read_verified",
@@ -44,6 +46,9 @@ DEFAULT_TIMEOUT = 30.0
 """Seconds to wait for a mirror to connect, and for each read, before trying the next one."""
 
 _CHUNK_BYTES = 1 << 20
+_NOT_THE_RELEASE = ("the file is corrupt or not the official release: delete it so that it is "
+                    "downloaded again (or replace it with a good copy), or pass verify=False to "
+                    "use it as it is")
 _GZIP_SIGNATURE = b"\x1f\x8b"
 
 
@@ -98,6 +103,15 @@ def find_local_copy(folder: str | os.PathLike, remote: RemoteFile) -> Path | Non
     return None
 
 
+def file_md5(path: str | os.PathLike) -> str:
+    """The MD5 of a file's bytes, read in chunks (a large archive is never held whole)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _checksum_problem(data: bytes, content: bytes, remote: RemoteFile) -> str | None:
     """``None`` if ``data`` (a file as stored, ``content`` uncompressed) is a good copy of
     ``remote``, else what is wrong with it."""
@@ -134,12 +148,22 @@ def read_verified(path: str | os.PathLike, remote: RemoteFile, *, verify: bool =
     if verify:
         problem = _checksum_problem(data, content, remote)
         if problem is not None:
-            raise DataFileError(
-                f"{path}: {problem}; the file is corrupt or not the official release: delete it "
-                "so that it is downloaded again (or replace it with a good copy), or pass "
-                "verify=False to use it as it is"
-            )
+            raise DataFileError(f"{path}: {problem}; {_NOT_THE_RELEASE}")
     return content
+
+
+def check_md5(path: str | os.PathLike, remote: RemoteFile) -> None:
+    """Check that the file at ``path`` is ``remote`` as published: its MD5 is ``gz_md5``.
+
+    For files kept as they are published (an archive): read in chunks, never decompressed.
+
+    Raises:
+        DataFileError: the MD5 differs.
+    """
+    got = file_md5(path)
+    if got != remote.gz_md5:
+        raise DataFileError(
+            f"{path}: MD5 mismatch: got {got}, expected {remote.gz_md5}; {_NOT_THE_RELEASE}")
 
 
 class _BadCopyError(ValueError):
@@ -175,16 +199,20 @@ def _download_verified(url: str, remote: RemoteFile, folder: Path, timeout: floa
     try:
         with os.fdopen(handle, "w+b") as partial:
             _fetch_to(url, partial, timeout)
-            partial.seek(0)
-            data = partial.read()
-        try:
-            content = decompress(data, url)
-        except ValueError:
-            raise _BadCopyError("the gzip data is truncated or corrupt") from None
-        problem = _checksum_problem(data, content, remote)
-        if problem is not None:
-            raise _BadCopyError(problem)
-        final_path = folder / (remote.gz_name if data.startswith(_GZIP_SIGNATURE) else remote.name)
+        # The official file, recognised by its MD5 alone, is never held in memory or
+        # decompressed (an archive of 170 MB); anything else is examined to say what it is.
+        if file_md5(partial_path) != remote.gz_md5:
+            data = partial_path.read_bytes()
+            try:
+                content = decompress(data, url)
+            except ValueError:
+                raise _BadCopyError("the gzip data is truncated or corrupt") from None
+            problem = _checksum_problem(data, content, remote)
+            if problem is not None:
+                raise _BadCopyError(problem)
+        with open(partial_path, "rb") as partial:
+            compressed = partial.read(len(_GZIP_SIGNATURE)) == _GZIP_SIGNATURE
+        final_path = folder / (remote.gz_name if compressed else remote.name)
         os.replace(partial_path, final_path)
         return final_path
     finally:
@@ -216,7 +244,8 @@ def download(
     """Download ``remote`` into ``folder`` from the first mirror that serves a good copy.
 
     Each mirror is a base URL; the file is fetched as ``mirror/name.gz`` and, if that is not
-    found (HTTP 404), as ``mirror/name`` uncompressed. Each copy goes to a temporary file in
+    found (HTTP 404) and the uncompressed content's checksum is known, as ``mirror/name``
+    uncompressed. Each copy goes to a temporary file in
     ``folder``, is checked against ``remote``'s checksums, and only then is renamed to
     ``folder/name.gz`` (or ``folder/name`` if the content is uncompressed). Nothing else is
     ever left in ``folder``.
@@ -243,7 +272,9 @@ def download(
     failures = []
     for mirror in mirrors:
         base = mirror.rstrip("/")
-        for filename in (remote.gz_name, remote.name):
+        # An uncompressed copy can only be recognised by the checksum of the content.
+        names = (remote.gz_name, remote.name) if remote.raw_md5 is not None else (remote.gz_name,)
+        for filename in names:
             url = f"{base}/{filename}"
             if not quiet:
                 print(f"Downloading {url}", file=sys.stderr)

@@ -18,29 +18,20 @@ Every file is checked against the official MD5 (of the ``.gz`` or of the uncompr
 
 from __future__ import annotations
 
-import numbers
 import os
-from pathlib import Path
 
 import numpy as np
 
-from minicnn.data.dataset import Dataset
-from minicnn.data.download import (
-    DEFAULT_TIMEOUT,
-    RemoteFile,
-    default_cache_dir,
-    find_local_copy,
-    mirrors_from_env,
-    read_verified,
-)
+from minicnn.data.download import DEFAULT_TIMEOUT, RemoteFile, find_local_copy, read_verified
 from minicnn.data.download import download as download_file
 from minicnn.data.idx import IMAGES_MAGIC, LABELS_MAGIC, check_images_labels, parse_idx
+from minicnn.data.image_dataset import ImageDataset
 from minicnn.data.transforms import FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD
 
 __all__ = ["MNIST", "FashionMNIST"]
 
 
-class MNIST(Dataset):
+class MNIST(ImageDataset):
     """The MNIST handwritten digits: 60,000 training and 10,000 test images, labels 0-9.
 
     ``dataset[i]`` is ``(image, label)``: the image a float array ``(1, 28, 28)`` scaled to
@@ -122,6 +113,7 @@ class MNIST(Dataset):
     )
     mean = MNIST_MEAN
     std = MNIST_STD
+    channels = 1
     image_size = (28, 28)
 
     def __init__(
@@ -136,25 +128,7 @@ class MNIST(Dataset):
         verify: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
     ):
-        self.root = Path(root).expanduser() if root is not None else self._default_root()
-        self.train = bool(train)
-        self.transform = transform
-        if transform is not None and not callable(transform):
-            raise TypeError(
-                f"{self.dataset_name}: transform must be callable, got {type(transform).__name__}"
-            )
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise ValueError(
-                f"{self.dataset_name}: dtype must be float32 or float64, got {self.dtype}"
-            )
-        if isinstance(mirrors, str):
-            mirrors = (mirrors,)
-        self.mirrors = (
-            tuple(mirrors)
-            if mirrors is not None
-            else mirrors_from_env(self.mirrors_env, self.default_mirrors)
-        )
+        super().__init__(root, train, transform, dtype, mirrors)
         images_file, labels_file = self.train_files if self.train else self.test_files
         images_path, images_bytes = self._read(images_file, download, verify, timeout)
         labels_path, labels_bytes = self._read(labels_file, download, verify, timeout)
@@ -169,10 +143,6 @@ class MNIST(Dataset):
             num_classes=len(self.classes),
         )
         self.targets = labels.astype(np.int64)
-
-    @classmethod
-    def _default_root(cls) -> Path:
-        return default_cache_dir() / cls.cache_subdir
 
     def _read(self, remote: RemoteFile, download_missing: bool, verify: bool, timeout: float):
         """Find (or download) one file and return its path and uncompressed, checked bytes."""
@@ -201,48 +171,6 @@ class MNIST(Dataset):
                 ),
             )
         return path, read_verified(path, remote, verify=verify)
-
-    @property
-    def split(self) -> str:
-        return "train" if self.train else "test"
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def _to_float(self, images: np.ndarray) -> np.ndarray:
-        """uint8 ``(B, 28, 28)`` -> ``dtype`` ``(B, 1, 28, 28)`` in [0, 1], then ``transform``."""
-        scaled = images.astype(self.dtype)[:, np.newaxis]
-        scaled /= 255  # in place, so the dtype stays self.dtype
-        return self.transform(scaled) if self.transform is not None else scaled
-
-    def __getitem__(self, index: int):
-        """``(image (1, 28, 28) float, label int)`` of sample ``index``."""
-        if not isinstance(index, numbers.Integral) or isinstance(index, bool):
-            raise TypeError(
-                f"{self.dataset_name}: index must be an int, got {type(index).__name__}; use "
-                f"get_batch(indices) for many samples at once"
-            )
-        image = self._to_float(self.images[index][np.newaxis])[0]
-        return image, int(self.targets[index])
-
-    def get_batch(self, indices) -> tuple[np.ndarray, np.ndarray]:
-        """``(images (B, 1, 28, 28) float, labels (B,) int64)`` of the samples at ``indices``."""
-        indices = np.asarray(indices)
-        if indices.ndim != 1 or not (indices.size == 0 or np.issubdtype(indices.dtype, np.integer)):
-            raise TypeError(
-                f"{self.dataset_name}.get_batch: indices must be a 1-D array of integers, got "
-                f"shape {indices.shape} and dtype {indices.dtype}"
-            )
-        indices = indices.astype(np.intp, copy=False)
-        return self._to_float(self.images[indices]), self.targets[indices]
-
-    def __repr__(self) -> str:
-        options = [f"split={self.split!r}", f"{len(self)} images", f"root={str(self.root)!r}"]
-        if self.dtype != np.float32:
-            options.append(f"dtype={self.dtype.name}")
-        if self.transform is not None:
-            options.append(f"transform={self.transform!r}")
-        return f"{self.dataset_name}({', '.join(options)})"
 
 
 class FashionMNIST(MNIST):

@@ -7,6 +7,12 @@ batch, rows :func:`shard_bounds` of it: disjoint, covering the batch, in rank or
 differing by at most one (a batch of 10 on 3 ranks: 4, 3, 3; the last batch of an epoch may
 leave a rank with none). The loader's state (epoch, batches done, generator) is that of the
 global loader, so a checkpoint written with N ranks resumes with any other number.
+
+A random augmentation (a dataset that :func:`~minicnn.data.dataset.needs_generator`) is drawn
+for the global batch: each rank's dataset gets a
+:class:`~minicnn.data.transforms.BatchShare` of the batch's generator, draws the parameters
+of the whole batch from it and applies its share's, so every image gets the crop and flip it
+would get in one process, whatever the number of ranks.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 
 from minicnn.data.dataloader import DataLoader
 from minicnn.data.dataset import fetch_batch
+from minicnn.data.transforms.base import BatchShare
 
 __all__ = ["ShardedDataLoader", "shard_bounds"]
 
@@ -67,12 +74,17 @@ class ShardedDataLoader(DataLoader):
         self.rank = int(rank)
         self.num_replicas = int(num_replicas)
 
-    def _fetch(self, indices: np.ndarray):
+    def _fetch(self, indices: np.ndarray, generator: np.random.Generator | None):
         start, end = shard_bounds(len(indices), self.rank, self.num_replicas)
         if end > start:
-            return super()._fetch(indices[start:end])
-        # An empty share: one sample's batch cut to no rows keeps every field's shape and dtype.
-        batch = fetch_batch(self.dataset, indices[:1], self.collate_fn)
+            if generator is not None:
+                # The whole batch's random draws, this share's rows of them: each image is
+                # augmented as one process would augment it.
+                generator = BatchShare(generator, start, end, len(indices))
+            return super()._fetch(indices[start:end], generator)
+        # An empty share: one sample's batch cut to no rows keeps every field's shape and dtype
+        # (its draws come from this batch's own generator, and are thrown away).
+        batch = fetch_batch(self.dataset, indices[:1], self.collate_fn, generator)
         return tuple(field[:0] for field in batch) if isinstance(batch, tuple) else batch[:0]
 
     def __repr__(self) -> str:

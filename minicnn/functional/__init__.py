@@ -6,6 +6,8 @@ the optimisers in :mod:`minicnn.optim` call :func:`sgd_update` (one parameter's 
 """
 
 from minicnn.functional.activation import (
+    gelu,
+    gelu_backward,
     leaky_relu,
     leaky_relu_backward,
     log_softmax,
@@ -14,6 +16,8 @@ from minicnn.functional.activation import (
     relu_backward,
     sigmoid,
     sigmoid_backward,
+    silu,
+    silu_backward,
     softmax,
     softmax_backward,
     tanh,
@@ -25,11 +29,18 @@ from minicnn.functional.conv import (
     conv2d_backward,
     conv2d_direct,
     conv2d_forward,
+    conv2d_input_grad,
+    conv2d_weight_grad,
     im2col,
     pad2d,
     pad2d_backward,
 )
-from minicnn.functional.dropout import dropout, dropout_backward
+from minicnn.functional.conv_transpose import (
+    conv_transpose2d,
+    conv_transpose2d_backward,
+    conv_transpose2d_direct,
+)
+from minicnn.functional.dropout import dropout, dropout2d, dropout2d_backward, dropout_backward
 from minicnn.functional.linear import linear, linear_backward
 from minicnn.functional.loss import (
     binary_cross_entropy_with_logits,
@@ -41,7 +52,12 @@ from minicnn.functional.loss import (
     nll_loss,
     nll_loss_backward,
 )
-from minicnn.functional.normalization import batch_norm, batch_norm_backward
+from minicnn.functional.normalization import (
+    batch_norm,
+    batch_norm_backward,
+    group_norm,
+    group_norm_backward,
+)
 from minicnn.functional.optim import sgd_update
 from minicnn.functional.pooling import (
     avg_pool2d,
@@ -62,10 +78,21 @@ __all__ = [
     "conv2d_backward",
     "conv2d_direct",
     "conv2d_forward",
+    "conv2d_input_grad",
+    "conv2d_weight_grad",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "conv_transpose2d_direct",
     "cross_entropy",
     "cross_entropy_backward",
     "dropout",
+    "dropout2d",
+    "dropout2d_backward",
     "dropout_backward",
+    "gelu",
+    "gelu_backward",
+    "group_norm",
+    "group_norm_backward",
     "im2col",
     "leaky_relu",
     "leaky_relu_backward",
@@ -86,6 +113,8 @@ __all__ = [
     "sgd_update",
     "sigmoid",
     "sigmoid_backward",
+    "silu",
+    "silu_backward",
     "softmax",
     "softmax_backward",
     "tanh",

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["conv_output_size", "pair", "pool_output_size", "same_padding"]
+__all__ = [
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "pair",
+    "pool_output_size",
+    "same_padding",
+]
 
 
 def _is_int(value) -> bool:
@@ -39,6 +45,20 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
     ``out = floor((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``
     """
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_transpose_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
+                               output_padding: int) -> int:
+    """Output length of a transposed convolution along one axis.
+
+    ``out = (size - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1``
+
+    It inverts :func:`conv_output_size`: a convolution with the same arguments maps ``out``
+    back to ``size``, and its floor division maps ``stride`` lengths onto that same ``size``;
+    ``output_padding`` (``0 <= output_padding < stride``) picks one of them. The extra
+    ``output_padding`` entries sit at the end (bottom/right), where no input reaches.
+    """
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
 def pool_output_size(

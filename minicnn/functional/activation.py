@@ -14,6 +14,9 @@ sigmoid        the output ``y``                      ``grad_output * y * (1 - y)
 tanh           the output ``y``                      ``grad_output * (1 - y^2)``
 softmax        the output ``y``                      ``y * (g - sum(g * y, dim))``
 log_softmax    the output ``y = log softmax(x)``     ``g - exp(y) * sum(g, dim)``
+gelu           the input ``x``                       ``g * (Phi(x) + x * phi(x))`` (exact)
+silu           the input ``x``                       ``g * s * (1 + x * (1 - s))``, ``s =
+                                                     sigmoid(x)``
 ============== ===================================== =========================================
 
 Shapes: any ``(*)`` in, the same ``(*)`` out; the dtype (float32 or float64) is kept.
@@ -23,11 +26,15 @@ slope (both test ``x > 0``).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 
 __all__ = [
+    "GELU_APPROXIMATIONS",
+    "gelu",
+    "gelu_backward",
     "leaky_relu",
     "leaky_relu_backward",
     "log_softmax",
@@ -36,6 +43,8 @@ __all__ = [
     "relu_backward",
     "sigmoid",
     "sigmoid_backward",
+    "silu",
+    "silu_backward",
     "softmax",
     "softmax_backward",
     "softmax_dim",
@@ -101,6 +110,74 @@ def tanh(x: np.ndarray) -> np.ndarray:
 def tanh_backward(grad_output: np.ndarray, output: np.ndarray) -> np.ndarray:
     """Gradient of :func:`tanh` from its output ``y``: ``grad_output * (1 - y^2)``."""
     return grad_output * (1 - output * output)
+
+
+GELU_APPROXIMATIONS = ("none", "tanh")
+"""The ``approximate`` values of ``torch.nn.GELU``."""
+
+# sqrt(2/pi) and the cubic coefficient of the tanh approximation (Hendrycks and Gimpel, 2016).
+_TANH_SCALE = math.sqrt(2.0 / math.pi)
+_TANH_CUBIC = 0.044715
+
+
+def _check_approximate(approximate, owner: str) -> None:
+    if approximate not in GELU_APPROXIMATIONS:
+        raise ValueError(f"{owner}: approximate argument must be either none or tanh, got "
+                         f"{approximate!r}")
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # SciPy's erf, imported on first use so that `import minicnn` stays fast (NumPy has none).
+    from scipy.special import erf
+
+    return erf(x)
+
+
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """Gaussian Error Linear Unit: ``x * Phi(x)``, ``Phi`` the standard normal's CDF.
+
+    ``approximate='none'``: ``0.5 * x * (1 + erf(x / sqrt(2)))``, exact.
+    ``approximate='tanh'``: ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))``, the
+    approximation of the original paper (and of BERT and GPT-2).
+    """
+    _check_approximate(approximate, "gelu")
+    half = np.asarray(0.5, x.dtype)
+    if approximate == "tanh":
+        inner = _TANH_SCALE * (x + _TANH_CUBIC * x * x * x)
+        return half * x * (1 + np.tanh(inner))
+    return half * x * (1 + _erf(x * np.asarray(math.sqrt(0.5), x.dtype)))
+
+
+def gelu_backward(grad_output: np.ndarray, x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """Gradient of :func:`gelu` from its input ``x``.
+
+    Exact: ``d/dx x Phi(x) = Phi(x) + x phi(x)``, with ``phi(x) = exp(-x^2/2) / sqrt(2 pi)``
+    the normal density. ``'tanh'``: with ``t = tanh(u)``, ``u = sqrt(2/pi) (x + 0.044715
+    x^3)``, the derivative of ``0.5 x (1 + t)`` is ``0.5 (1 + t) + 0.5 x (1 - t^2) du/dx``
+    and ``du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)``.
+    """
+    _check_approximate(approximate, "gelu_backward")
+    half = np.asarray(0.5, x.dtype)
+    if approximate == "tanh":
+        x_squared = x * x
+        t = np.tanh(_TANH_SCALE * (x + _TANH_CUBIC * x_squared * x))
+        d_inner = _TANH_SCALE * (1 + 3 * _TANH_CUBIC * x_squared)
+        return grad_output * (half * (1 + t) + half * x * (1 - t * t) * d_inner)
+    cdf = half * (1 + _erf(x * np.asarray(math.sqrt(0.5), x.dtype)))
+    density = np.exp(-half * x * x) * np.asarray(1 / math.sqrt(2 * math.pi), x.dtype)
+    return grad_output * (cdf + x * density)
+
+
+def silu(x: np.ndarray, inplace: bool = False) -> np.ndarray:
+    """Sigmoid Linear Unit (swish): ``x * sigmoid(x)``; ``inplace`` writes into ``x``."""
+    return np.multiply(x, sigmoid(x), out=x if inplace else None)
+
+
+def silu_backward(grad_output: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`silu` from its input ``x``: with ``s = sigmoid(x)``,
+    ``d/dx x s = s + x s (1 - s) = s (1 + x (1 - s))``."""
+    s = sigmoid(x)
+    return grad_output * s * (1 + x * (1 - s))
 
 
 def softmax_dim(name: str, ndim: int, dim: int | None, stacklevel: int = 3) -> int:

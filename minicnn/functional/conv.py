@@ -33,7 +33,9 @@ __all__ = [
     "conv2d_backward",
     "conv2d_direct",
     "conv2d_forward",
+    "conv2d_input_grad",
     "conv2d_padding_sides",
+    "conv2d_weight_grad",
     "im2col",
     "pad2d",
     "pad2d_backward",
@@ -298,9 +300,11 @@ def col2im(cols: np.ndarray, padded_shape, stride=1, dilation=1) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- convolution
-def _check_conv_operands(owner: str, x, weight, bias, groups) -> None:
-    for name, array in (("input", x), ("weight", weight), ("bias", bias)):
-        if array is None and name == "bias":
+def _check_float_operands(owner: str, x, **optional) -> None:
+    """``x`` (the input) and each named array that is not None: an ndarray, float32 or
+    float64, of ``x``'s dtype. Shared by the convolution and the transposed convolution."""
+    for name, array in (("input", x), *optional.items()):
+        if array is None and name != "input":
             continue
         if not isinstance(array, np.ndarray):
             raise TypeError(
@@ -314,6 +318,10 @@ def _check_conv_operands(owner: str, x, weight, bias, groups) -> None:
             raise TypeError(
                 f"{owner}: {name} dtype {array.dtype} does not match the input dtype {x.dtype}"
             )
+
+
+def _check_conv_operands(owner: str, x, weight, bias, groups) -> None:
+    _check_float_operands(owner, x, weight=weight, bias=bias)
     if x.ndim != 4:
         raise ValueError(f"{owner}: expected a 4D input (N, C, H, W), got shape {x.shape}")
     if weight.ndim != 4:
@@ -482,18 +490,60 @@ def conv2d_backward(
         raise ValueError(f"{owner}: expected cols of shape {expected_cols}, got {cols.shape}")
 
     grad_bias = grad_output.sum(axis=(0, 2, 3))
-    dy = grad_output.reshape(n, groups, out_channels // groups, out_h * out_w)
-    cols_grouped = cols.reshape(n, groups, in_channels // groups * kernel_size[0] * kernel_size[1],
-                                out_h * out_w)
-    grad_weight = np.matmul(dy, cols_grouped.transpose(0, 1, 3, 2)).sum(axis=0)
-    grad_weight = grad_weight.reshape(weight.shape)
-
-    weight_grouped = weight.reshape(groups, out_channels // groups, -1)
-    grad_cols = np.matmul(weight_grouped.transpose(0, 2, 1), dy).reshape(cols.shape)
+    grad_weight = conv2d_weight_grad(grad_output, cols, groups)
     padded_shape = (n, in_channels, height + top + bottom, width + left + right)
-    grad_padded = col2im(grad_cols, padded_shape, stride, dilation)
+    grad_padded = conv2d_input_grad(grad_output, weight, padded_shape, stride, dilation, groups)
     grad_input = pad2d_backward(grad_padded, sides, "zeros")
     return grad_input, grad_weight, grad_bias
+
+
+def conv2d_weight_grad(grad_output: np.ndarray, cols: np.ndarray, groups: int = 1) -> np.ndarray:
+    """The weight half of :func:`conv2d_backward`: ``dW = sum_n dy @ cols^T``, per group.
+
+    Args:
+        grad_output: ``(N, C_out, H_out, W_out)``.
+        cols: the im2col matrix of the forward's zero-padded input,
+            ``(N, C_in, kH, kW, H_out, W_out)``.
+        groups: as given to the forward.
+
+    Returns:
+        ``(C_out, C_in/groups, kH, kW)`` in ``grad_output``'s dtype. The arguments are
+        checked by the callers (:func:`conv2d_backward`, and the transposed convolution,
+        whose backward calls this with the roles of the two arrays swapped).
+    """
+    n, in_channels, kernel_h, kernel_w, out_h, out_w = cols.shape
+    out_channels = grad_output.shape[1]
+    dy = grad_output.reshape(n, groups, out_channels // groups, out_h * out_w)
+    cols_grouped = cols.reshape(n, groups, in_channels // groups * kernel_h * kernel_w,
+                                out_h * out_w)
+    grad_weight = np.matmul(dy, cols_grouped.transpose(0, 1, 3, 2)).sum(axis=0)
+    return grad_weight.reshape(out_channels, in_channels // groups, kernel_h, kernel_w)
+
+
+def conv2d_input_grad(grad_output: np.ndarray, weight: np.ndarray, padded_shape,
+                      stride=1, dilation=1, groups: int = 1) -> np.ndarray:
+    """The input half of :func:`conv2d_backward`: ``dcols = W^T @ dy``, then :func:`col2im`.
+
+    Args:
+        grad_output: ``(N, C_out, H_out, W_out)``.
+        weight: ``(C_out, C_in/groups, kH, kW)``.
+        padded_shape: ``(N, C_in, H_p, W_p)``, the zero-padded input's shape. Rows or columns
+            at the end that no window reaches (``H_p`` longer than the windows need) get 0.
+        stride, dilation, groups: as given to the forward.
+
+    Returns:
+        The gradient of the zero-padded input, ``padded_shape``, in ``grad_output``'s dtype;
+        crop the padding off (:func:`pad2d_backward`) for the input's. This is also the
+        forward of a transposed convolution (see
+        :func:`minicnn.functional.conv_transpose.conv_transpose2d`).
+    """
+    n, out_channels, out_h, out_w = grad_output.shape
+    _, kernel_h, kernel_w = weight.shape[1:]
+    dy = grad_output.reshape(n, groups, out_channels // groups, out_h * out_w)
+    weight_grouped = weight.reshape(groups, out_channels // groups, -1)
+    grad_cols = np.matmul(weight_grouped.transpose(0, 2, 1), dy)
+    grad_cols = grad_cols.reshape(n, padded_shape[1], kernel_h, kernel_w, out_h, out_w)
+    return col2im(grad_cols, padded_shape, stride, dilation)
 
 
 def conv2d_direct(

@@ -1,4 +1,4 @@
-"""Batch normalisation as pure functions: the forward pass, and its backward in both modes.
+"""Batch and group normalisation as pure functions: forward passes and their backwards.
 
 For an input ``x`` of shape ``(N, C)``, ``(N, C, L)`` or ``(N, C, H, W)`` every channel ``c``
 is normalised with a mean and a variance taken over every axis but 1 (the batch and the
@@ -14,6 +14,12 @@ are the running statistics, constants, and the layer is a per-channel affine map
 
 The forward caches ``x_hat`` (shape of ``x``) and ``inv_std`` (shape ``(C,)``): with them the
 backward needs neither ``x`` nor the mean, and the training-mode input gradient takes one line.
+
+Group normalisation (:func:`group_norm`) takes the statistics over other sets of values: for
+each sample, over a group of ``C/G`` channels and all their positions, so it needs no batch,
+behaves the same in training and evaluation, and keeps no running statistics. Its backward is
+batch normalisation's training-mode formula with the sums taken over each group instead of
+each channel.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ __all__ = [
     "batch_norm_grad_sums",
     "batch_norm_statistics",
     "combine_batch_statistics",
+    "group_norm",
+    "group_norm_backward",
+    "group_norm_forward",
 ]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -46,21 +55,32 @@ def _per_channel(values: np.ndarray, ndim: int) -> np.ndarray:
     return values.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _scale_and_shift(x_hat: np.ndarray, weight: np.ndarray | None,
+                     bias: np.ndarray | None) -> np.ndarray:
+    """The affine map after a normalisation: ``x_hat * weight[c] + bias[c]`` (each optional)."""
+    output = x_hat
+    if weight is not None:
+        output = output * _per_channel(weight, x_hat.ndim)
+    if bias is not None:
+        output = output + _per_channel(bias, x_hat.ndim)
+    return output
+
+
 def _values_per_channel(shape: tuple[int, ...]) -> int:
     """``m``, the number of values each channel's statistics are taken over: ``N * L`` etc."""
     return shape[0] * int(np.prod(shape[2:]))
 
 
-def _check_arguments(x, per_channel: dict, training: bool, momentum: float, eps: float,
-                     count: int | None = None) -> None:
-    """``count``: the values per channel the training statistics span (default: ``x``'s)."""
+def _check_input_and_per_channel(owner: str, x, per_channel: dict) -> None:
+    """``x`` a float ``(N, C, *)`` array; each array of ``per_channel`` None or ``(C,)`` of
+    ``x``'s dtype. Shared by batch and group normalisation."""
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"batch_norm: expected a numpy.ndarray input, got {type(x).__name__}")
+        raise TypeError(f"{owner}: expected a numpy.ndarray input, got {type(x).__name__}")
     if x.dtype not in _FLOAT_DTYPES:
-        raise TypeError(f"batch_norm: expected a float32 or float64 input, got dtype {x.dtype}")
+        raise TypeError(f"{owner}: expected a float32 or float64 input, got dtype {x.dtype}")
     if x.ndim < 2:
         raise ValueError(
-            f"batch_norm: expected an input of shape (N, C, *) with at least 2 dimensions, "
+            f"{owner}: expected an input of shape (N, C, *) with at least 2 dimensions, "
             f"got shape {x.shape}"
         )
     channels = x.shape[1]
@@ -68,14 +88,20 @@ def _check_arguments(x, per_channel: dict, training: bool, momentum: float, eps:
         if array is None:
             continue
         if not isinstance(array, np.ndarray):
-            raise TypeError(f"batch_norm: expected {name} as a numpy.ndarray, "
+            raise TypeError(f"{owner}: expected {name} as a numpy.ndarray, "
                             f"got {type(array).__name__}")
         if array.shape != (channels,):
-            raise ValueError(f"batch_norm: expected {name} of shape ({channels},) for an input "
+            raise ValueError(f"{owner}: expected {name} of shape ({channels},) for an input "
                              f"with {channels} channels, got shape {array.shape}")
         if array.dtype != x.dtype:
-            raise TypeError(f"batch_norm: {name} has dtype {array.dtype} but the input has "
+            raise TypeError(f"{owner}: {name} has dtype {array.dtype} but the input has "
                             f"dtype {x.dtype}; they must match")
+
+
+def _check_arguments(x, per_channel: dict, training: bool, momentum: float, eps: float,
+                     count: int | None = None) -> None:
+    """``count``: the values per channel the training statistics span (default: ``x``'s)."""
+    _check_input_and_per_channel("batch_norm", x, per_channel)
     if training:
         if (_values_per_channel(x.shape) if count is None else count) < 2:
             raise ValueError(
@@ -139,17 +165,6 @@ def batch_norm_forward(
         inv_std = 1.0 / np.sqrt(running_var + eps)
     x_hat = centered * _per_channel(inv_std, x.ndim)
     return _scale_and_shift(x_hat, weight, bias), x_hat, inv_std
-
-
-def _scale_and_shift(x_hat: np.ndarray, weight: np.ndarray | None,
-                     bias: np.ndarray | None) -> np.ndarray:
-    """``weight * x_hat + bias`` per channel (either may be absent)."""
-    output = x_hat
-    if weight is not None:
-        output = output * _per_channel(weight, x_hat.ndim)
-    if bias is not None:
-        output = output + _per_channel(bias, x_hat.ndim)
-    return output
 
 
 def _update_running_statistics(running_mean, running_var, mean, biased_var, count: int,
@@ -370,3 +385,132 @@ def batch_norm_backward_from_sums(grad_output: np.ndarray, x_hat: np.ndarray,
         - _per_channel(sum_grad / count, ndim)
         - x_hat * _per_channel(sum_grad_x_hat / count, ndim)
     )
+
+
+# ---------------------------------------------------------------------------- group norm
+def _check_group_norm_arguments(x, num_groups, weight, bias, eps) -> None:
+    owner = "group_norm"
+    _check_input_and_per_channel(owner, x, {"weight": weight, "bias": bias})
+    if not isinstance(num_groups, numbers.Integral) or isinstance(num_groups, bool) \
+            or num_groups < 1:
+        raise ValueError(f"{owner}: num_groups must be a positive integer, got {num_groups!r}")
+    if x.shape[1] % num_groups != 0:
+        raise ValueError(
+            f"{owner}: Expected number of channels in input to be divisible by num_groups, but "
+            f"got input of shape {x.shape} and num_groups={num_groups}"
+        )
+    if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or not eps > 0:
+        raise ValueError(f"{owner}: eps must be a positive number, got {eps!r}")
+
+
+def _grouped(x: np.ndarray, num_groups: int) -> np.ndarray:
+    """View a non-empty ``(N, C, *)`` as ``(N, G, m)``: each row holds one group's
+    ``m = C/G * prod(*)`` values, the ones its statistics are taken over."""
+    return x.reshape(x.shape[0], num_groups, -1)
+
+
+def group_norm_forward(
+    x: np.ndarray,
+    num_groups: int,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`group_norm`, also returning what :func:`group_norm_backward` needs.
+
+    Returns:
+        ``(output, x_hat, inv_std)``: ``output`` and ``x_hat`` (the normalised input, before
+        the affine map) have the input's shape; ``inv_std = 1 / sqrt(var + eps)`` has shape
+        ``(N, G)``. All three have the input's dtype.
+    """
+    _check_group_norm_arguments(x, num_groups, weight, bias, eps)
+    if x.size == 0:  # an empty batch (or empty groups): nothing to take statistics of
+        return x.copy(), x.copy(), np.ones((x.shape[0], num_groups), x.dtype)
+    groups = _grouped(x, num_groups)
+    centered = groups - groups.mean(axis=2, keepdims=True)
+    inv_std = 1.0 / np.sqrt(np.mean(centered * centered, axis=2) + eps)
+    x_hat = (centered * inv_std[:, :, None]).reshape(x.shape)
+    return _scale_and_shift(x_hat, weight, bias), x_hat, inv_std
+
+
+def group_norm(
+    x: np.ndarray,
+    num_groups: int,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """Group normalisation, as ``torch.nn.functional.group_norm``.
+
+    The ``C`` channels are split into ``num_groups`` groups of ``C/G`` consecutive channels;
+    each sample's group is normalised with its own mean and biased variance, taken over its
+    ``m = C/G * prod(*)`` values, then each channel is scaled and shifted::
+
+        y = (x - mean[n, g]) / sqrt(var[n, g] + eps) * weight[c] + bias[c]
+
+    Args:
+        x: input of shape ``(N, C, *)`` (at least 2 dimensions).
+        num_groups: ``G``, which must divide ``C``. ``G = 1`` normalises each sample as a
+            whole (as LayerNorm over ``(C, *)``); ``G = C`` each channel of each sample (as
+            InstanceNorm).
+        weight, bias: optional ``(C,)`` scale and shift.
+        eps: added to the variance before the square root; positive.
+
+    Returns:
+        The input's shape and dtype.
+    """
+    output, _, _ = group_norm_forward(x, num_groups, weight, bias, eps)
+    return output
+
+
+def group_norm_backward(
+    grad_output: np.ndarray,
+    x_hat: np.ndarray,
+    inv_std: np.ndarray,
+    num_groups: int,
+    weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of group normalisation from what :func:`group_norm_forward` returned.
+
+    With ``g = grad_output``::
+
+        grad_bias[c]   = sum over n and * of g[n, c]
+        grad_weight[c] = sum over n and * of g[n, c] * x_hat[n, c]
+
+    The affine map scales the gradient reaching ``x_hat`` by ``weight[c]``: ``d = g * weight``.
+    Each group's mean and variance depend on every value of the group, so, exactly as in
+    batch normalisation's training mode with group sums ``sum_g`` over its ``m`` values::
+
+        grad_input = inv_std[n, g] * (d - sum_g(d) / m - x_hat * sum_g(d * x_hat) / m)
+
+    Args:
+        grad_output: gradient of the output, the input's shape ``(N, C, *)``.
+        x_hat: the normalised input from the forward, same shape.
+        inv_std: ``(N, G)`` from the forward.
+        num_groups: ``G``, as in the forward.
+        weight: the ``(C,)`` scale used in the forward, ``None`` for none (a scale of 1).
+
+    Returns:
+        ``(grad_input, grad_weight, grad_bias)``: the input's shape, then ``(C,)`` twice
+        (computed even when the forward had no weight or bias; a caller without those
+        parameters ignores them).
+    """
+    if grad_output.shape != x_hat.shape:
+        raise ValueError(
+            f"group_norm_backward: expected grad_output of shape {x_hat.shape} (the forward "
+            f"output's shape), got {grad_output.shape}"
+        )
+    axes = _reduce_axes(x_hat.ndim)
+    grad_bias = grad_output.sum(axis=axes)
+    grad_weight = (grad_output * x_hat).sum(axis=axes)
+    if x_hat.size == 0:
+        return grad_output.copy(), grad_weight, grad_bias
+    grad_x_hat = grad_output if weight is None else grad_output * _per_channel(weight, x_hat.ndim)
+    d = _grouped(grad_x_hat, num_groups)
+    groups_hat = _grouped(x_hat, num_groups)
+    grad_input = inv_std[:, :, None] * (
+        d
+        - d.mean(axis=2, keepdims=True)
+        - groups_hat * (d * groups_hat).mean(axis=2, keepdims=True)
+    )
+    return grad_input.reshape(x_hat.shape), grad_weight, grad_bias

@@ -1,22 +1,35 @@
 """Ready-made networks, each with a ``torch.nn`` twin of the same state_dict keys."""
 
-from minicnn.models.lenet import LeNet5
+from minicnn.models.lenet import LeNet5, scaled_size
 from minicnn.models.seednet import SeedNet
 from minicnn.nn.module import Module
 
 __all__ = ["MODEL_NAMES", "LeNet5", "SeedNet", "build_model"]
 
-# The networks that take 28x28 digits, by their command-line names.
-MODEL_NAMES = ("lenet5", "lenet5-original")
+# The networks by their command-line names.
+MODEL_NAMES = ("lenet5", "lenet5-original", "seednet")
 
 
-def build_model(name: str, num_classes: int = 10, width: float = 1.0) -> Module:
-    """A 28x28-digit network by its command-line name: ``lenet5`` or ``lenet5-original``.
+def build_model(name: str, num_classes: int = 10, width: float = 1.0,
+                in_channels: int = 1) -> Module:
+    """A network by its command-line name, for images of ``in_channels`` channels.
 
-    ``width`` multiplies every hidden size (see :class:`LeNet5`); 1 gives the paper's.
+    ``lenet5`` and ``lenet5-original`` take 28x28 digits (1 channel); ``seednet`` takes
+    32x32 images of any channel count (3 for CIFAR). ``width`` multiplies every hidden size
+    (see :class:`LeNet5`; SeedNet's 12 filters); 1 gives the published networks.
+
+    Raises:
+        ValueError: an unknown name, or a network that cannot take ``in_channels``.
     """
-    if name == "lenet5":
-        return LeNet5(num_classes, width=width)
-    if name == "lenet5-original":
-        return LeNet5(num_classes, variant="original", width=width)
+    if name in ("lenet5", "lenet5-original"):
+        if in_channels != 1:
+            raise ValueError(
+                f"{name}: LeNet-5 takes 1-channel 28x28 digits (MNIST, Fashion-MNIST), not "
+                f"{in_channels}-channel images; choose a network for colour images, e.g. "
+                f"seednet")
+        variant = "modern" if name == "lenet5" else "original"
+        return LeNet5(num_classes, variant=variant, width=width)
+    if name == "seednet":
+        return SeedNet(num_classes, in_channels=in_channels,
+                       channels=scaled_size(12, width))
     raise ValueError(f"unknown model {name!r}; choose one of {MODEL_NAMES}")

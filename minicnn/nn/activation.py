@@ -1,13 +1,14 @@
-"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax.
+"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Softmax, LogSoftmax.
 
 Each layer keeps the least its backward needs (see :mod:`minicnn.functional.activation`):
 a boolean mask ``x > 0`` for ReLU and LeakyReLU, the output for Sigmoid, Tanh, Softmax and
-LogSoftmax. All accept float32 or float64 input of any shape ``(*)`` and return the same
-shape and dtype.
+LogSoftmax, the input for GELU and SiLU. All accept float32 or float64 input of any shape
+``(*)`` and return the same shape and dtype.
 
-``inplace=True`` (ReLU, LeakyReLU) does what PyTorch's does: the result is written into the
-input array, which is returned, saving one array of memory. The mask is taken before the
-input is overwritten, so gradients stay correct. As in PyTorch, this is only safe when nothing
+``inplace=True`` (ReLU, LeakyReLU, SiLU) does what PyTorch's does: the result is written into
+the input array, which is returned, saving one array of memory. The mask is taken before the
+input is overwritten, so gradients stay correct (SiLU keeps a copy of its input instead, so
+it saves nothing). As in PyTorch, this is only safe when nothing
 else still needs the input's old values, e.g. a preceding Tanh that kept its output for its
 own backward; PyTorch detects that misuse with version counters, minicnn cannot, so the
 default ``inplace=False`` never touches the input.
@@ -22,7 +23,7 @@ from minicnn.kernels import backend
 from minicnn.nn._checks import check_backward_ready, check_input, layer_name
 from minicnn.nn.module import Module
 
-__all__ = ["LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+__all__ = ["GELU", "LeakyReLU", "LogSoftmax", "ReLU", "SiLU", "Sigmoid", "Softmax", "Tanh"]
 
 # Element-wise layers accept any rank, including 0-D scalars as PyTorch does.
 _ANY_RANK = range(0, 65)
@@ -161,6 +162,90 @@ class Tanh(_OutputCachingActivation):
 
     def _backward(self, grad_output, output):
         return F.tanh_backward(grad_output, output)
+
+
+class _InputCachingActivation(Module):
+    """An element-wise layer whose backward needs its input ``x`` (GELU, SiLU)."""
+
+    inplace = False  # an in-place subclass overwrites x, so it keeps a copy for the backward
+
+    def __init__(self):
+        super().__init__()
+        self._input: np.ndarray | None = None
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _backward(self, grad_output: np.ndarray, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(self, x, ndims=_ANY_RANK)
+        self._input = x.copy() if self.inplace else x
+        return self._forward(x)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        x = self._input
+        check_backward_ready(self, x, grad_output, x.shape if x is not None else (),
+                             x.dtype if x is not None else None)
+        self._input = None
+        return self._backward(grad_output, x)
+
+
+class GELU(_InputCachingActivation):
+    """``GELU(x) = x * Phi(x)``, ``Phi`` the standard normal CDF: the input weighted by the
+    probability that a standard normal variable is below it (Hendrycks and Gimpel, 2016).
+
+    Args:
+        approximate: ``'none'`` (default) computes ``0.5 x (1 + erf(x / sqrt(2)))`` exactly;
+            ``'tanh'`` the approximation ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+
+    Shape:
+        - Input: ``(*)``, any shape. Output: ``(*)``, the same shape and dtype.
+    """
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in F.GELU_APPROXIMATIONS:
+            raise ValueError(f"GELU: approximate argument must be either none or tanh, got "
+                             f"{approximate!r}")
+        self.approximate = approximate
+
+    def _forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def _backward(self, grad_output, x):
+        return F.gelu_backward(grad_output, x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(_InputCachingActivation):
+    """``SiLU(x) = x * sigmoid(x)`` element-wise (the "swish"); backward
+    ``g * s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``.
+
+    Args:
+        inplace: write the result into the input array (see the module docstring); the layer
+            then keeps a copy of the input for its backward.
+
+    Shape:
+        - Input: ``(*)``, any shape. Output: ``(*)``, the same shape and dtype.
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        _check_bool("SiLU", "inplace", inplace)
+        self.inplace = inplace
+
+    def _forward(self, x):
+        return F.silu(x, inplace=self.inplace)
+
+    def _backward(self, grad_output, x):
+        return F.silu_backward(grad_output, x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class _SoftmaxBase(_OutputCachingActivation):

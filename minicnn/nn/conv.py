@@ -32,19 +32,55 @@ __all__ = ["Conv2d"]
 _NAME = "Conv2d"
 
 
-def _positive_int(value, name: str) -> int:
+def _positive_int(value, name: str, owner: str = _NAME) -> int:
     if not isinstance(value, Integral) or isinstance(value, bool):
-        raise TypeError(f"{_NAME}: {name} must be an int, got {value!r}")
+        raise TypeError(f"{owner}: {name} must be an int, got {value!r}")
     if value <= 0:
-        raise ValueError(f"{_NAME}: {name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def _positive_pair(value, name: str) -> tuple[int, int]:
-    value = pair(value, name, _NAME)
+def _positive_pair(value, name: str, owner: str = _NAME) -> tuple[int, int]:
+    value = pair(value, name, owner)
     if value[0] <= 0 or value[1] <= 0:
-        raise ValueError(f"{_NAME}: {name} should be greater than zero, got {value!r}")
+        raise ValueError(f"{owner}: {name} should be greater than zero, got {value!r}")
     return value
+
+
+def init_conv_parameters(weight: Parameter, bias: Parameter | None,
+                         generator: np.random.Generator | None = None) -> None:
+    """PyTorch's initialisation of any convolution: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+
+    ``fan_in = weight.shape[1] * kH * kW``, read from the weight's axis 1 whatever the layer
+    (``C_in/groups`` for Conv2d, ``C_out/groups`` for ConvTranspose2d, as in PyTorch).
+    ``kaiming_uniform_`` with ``a=sqrt(5)`` has gain ``sqrt(2/(1 + 5)) = sqrt(1/3)``, so its
+    bound ``gain * sqrt(3/fan_in)`` is ``1/sqrt(fan_in)``; the bias uses the same bound.
+    """
+    init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound, generator=generator)
+
+
+def conv_extra_repr(module) -> str:
+    """The inside of a convolution's repr, as PyTorch's ``_ConvNd.extra_repr``: the channels,
+    kernel size and stride, then each other argument that differs from its default."""
+    text = (f"{module.in_channels}, {module.out_channels}, kernel_size={module.kernel_size}, "
+            f"stride={module.stride}")
+    if isinstance(module.padding, str) or module.padding != (0, 0):
+        text += f", padding={module.padding}"
+    if module.dilation != (1, 1):
+        text += f", dilation={module.dilation}"
+    if getattr(module, "output_padding", (0, 0)) != (0, 0):
+        text += f", output_padding={module.output_padding}"
+    if module.groups != 1:
+        text += f", groups={module.groups}"
+    if module.bias is None:
+        text += ", bias=False"
+    if module.padding_mode != "zeros":
+        text += f", padding_mode={module.padding_mode}"
+    return text
 
 
 class Conv2d(Module):
@@ -194,32 +230,12 @@ class Conv2d(Module):
         self._output_shape = None  # shape forward returned, which grad_output must match
 
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
-        """Draw ``weight`` and ``bias`` from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (PyTorch's).
-
-        ``fan_in = in_channels/groups * kH * kW``. ``kaiming_uniform_`` with ``a=sqrt(5)`` has
-        gain ``sqrt(2/(1 + 5)) = sqrt(1/3)``, so its bound ``gain * sqrt(3/fan_in)`` is
-        ``1/sqrt(fan_in)``.
-        """
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound, generator=generator)
+        """Draw ``weight`` and ``bias`` from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (PyTorch's),
+        ``fan_in = in_channels/groups * kH * kW`` (see :func:`init_conv_parameters`)."""
+        init_conv_parameters(self.weight, self.bias, generator)
 
     def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if isinstance(self.padding, str) or self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode}"
-        return text
+        return conv_extra_repr(self)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``; also accepts ``(C_in, H, W)``."""

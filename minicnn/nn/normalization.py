@@ -1,8 +1,9 @@
-"""Batch normalisation layers, as ``torch.nn.BatchNorm1d`` and ``torch.nn.BatchNorm2d``.
+"""Normalisation layers, as ``torch.nn.BatchNorm1d``, ``BatchNorm2d`` and ``GroupNorm``.
 
-The maths lives in :mod:`minicnn.functional.normalization`; these layers own the state
-(the affine parameters and the running statistics) and decide, from ``training`` and
-``track_running_stats``, which statistics normalise the input and whether to record them.
+The maths lives in :mod:`minicnn.functional.normalization`; these layers own the state (the
+affine parameters, and for batch normalisation the running statistics) and decide, from
+``training`` and ``track_running_stats``, which statistics normalise the input and whether to
+record them. Group normalisation uses each sample's own statistics in every mode.
 """
 
 from __future__ import annotations
@@ -11,19 +12,59 @@ import numbers
 
 import numpy as np
 
-from minicnn.functional.normalization import batch_norm_backward, batch_norm_forward
+from minicnn.functional.normalization import (
+    batch_norm_backward,
+    batch_norm_forward,
+    group_norm_backward,
+    group_norm_forward,
+)
 from minicnn.nn import init
 from minicnn.nn._checks import check_backward_ready, check_input, layer_name
 from minicnn.nn.module import Module
 from minicnn.nn.parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _register_affine(module: Module, num_features: int, affine: bool, bias: bool,
+                     dtype: np.dtype) -> None:
+    """Register ``weight`` and ``bias`` as PyTorch's normalisation layers do: ``(C,)``
+    parameters, ``None`` when not ``affine`` (``bias`` also when not ``bias``)."""
+    if affine:
+        module.weight = Parameter(np.empty(num_features, dtype))
+        if bias:
+            module.bias = Parameter(np.empty(num_features, dtype))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _reset_affine(module: Module) -> None:
+    """``weight`` to ones and ``bias`` to zeros, where the layer has them."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
+def _check_flags_and_dtype(name: str, dtype, **flags) -> np.dtype:
+    """Raise unless each flag is a bool and ``dtype`` float32/float64 (None: float32);
+    return the dtype."""
+    for flag_name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name}: {flag_name} must be a bool, got {flag!r}")
+    resolved = np.dtype(np.float32) if dtype is None else np.dtype(dtype)
+    if resolved not in _FLOAT_DTYPES:
+        raise TypeError(f"{name}: dtype must be float32 or float64, got {resolved}")
+    return resolved
 
 
 class _NormBase(Module):
@@ -55,15 +96,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(np.empty(num_features, dtype))
-            if bias:
-                self.bias = Parameter(np.empty(num_features, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, num_features, affine, bias, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype))
@@ -90,14 +123,8 @@ class _NormBase(Module):
                 f"{name}: momentum must be a number in [0, 1], or None for a cumulative "
                 f"average, got {momentum!r}"
             )
-        for flag_name, flag in (("affine", affine), ("track_running_stats", track_running_stats),
-                                ("bias", bias)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name}: {flag_name} must be a bool, got {flag!r}")
-        resolved = np.dtype(np.float32) if dtype is None else np.dtype(dtype)
-        if resolved not in _FLOAT_DTYPES:
-            raise TypeError(f"{name}: dtype must be float32 or float64, got {resolved}")
-        return resolved
+        return _check_flags_and_dtype(name, dtype, affine=affine,
+                                      track_running_stats=track_running_stats, bias=bias)
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen (when stats are tracked)."""
@@ -110,10 +137,7 @@ class _NormBase(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics, then ``weight`` to ones and ``bias`` to zeros."""
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _state_dtype(self) -> np.dtype | None:
         """The dtype inputs must have: the parameters', else the running statistics', else any."""
@@ -292,3 +316,103 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _input_ndims = (4,)
+
+
+class GroupNorm(Module):
+    """Group normalisation of an ``(N, C, *)`` input: each sample's channels are split into
+    ``num_groups`` groups, and each group is normalised with its own statistics.
+
+    ``y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias``, with ``E`` and ``Var`` (biased)
+    over the ``C/G * prod(*)`` values of one sample's group of ``C/G`` consecutive channels,
+    and ``weight``, ``bias`` per channel. Nothing is averaged over the batch, so the layer
+    does the same in training and evaluation, works for a batch of one, and keeps no running
+    statistics (Wu and He, 2018, "Group Normalization"). The backward pass is in
+    :func:`minicnn.functional.normalization.group_norm_backward`.
+
+    Args:
+        num_groups: ``G``, the number of groups; must divide ``num_channels``. ``1`` is a
+            LayerNorm over ``(C, *)``, ``num_channels`` an InstanceNorm with affine.
+        num_channels: ``C``, the number of channels the input must have.
+        eps: added to the variance for numerical stability; positive. Default: 1e-5
+        affine: learn a per-channel ``weight`` and ``bias``. Default: True
+        dtype: the parameters' dtype. Default: float32
+        bias: (keyword only) learn ``bias`` too, when ``affine``. Default: True
+
+    Shape:
+        - Input: ``(N, C, *)`` with ``C = num_channels``
+        - Output: ``(N, C, *)`` (same shape as the input)
+
+    Attributes:
+        weight: ``(C,)`` scale, initialised to 1 (``None`` when not ``affine``).
+        bias: ``(C,)`` shift, initialised to 0 (``None`` when not ``affine`` or not ``bias``).
+
+    Example::
+
+        >>> norm = GroupNorm(4, 32)
+        >>> norm(np.zeros((2, 32, 8, 8), np.float32)).shape
+        (2, 32, 8, 8)
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, dtype=None, *, bias: bool = True):
+        super().__init__()
+        for name, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                raise TypeError(f"GroupNorm: {name} must be an int, got {value!r}")
+            if value < 1:
+                raise ValueError(f"GroupNorm: {name} must be positive, got {value}")
+        if num_channels % num_groups != 0:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        if not _is_real(eps) or not eps > 0:
+            raise ValueError(f"GroupNorm: eps must be a positive number, got {eps!r}")
+        dtype = _check_flags_and_dtype("GroupNorm", dtype, affine=affine, bias=bias)
+        self.num_groups = int(num_groups)
+        self.num_channels = int(num_channels)
+        self.eps = eps
+        self.affine = affine
+        _register_affine(self, num_channels, affine, bias, dtype)
+        self.reset_parameters()
+        # Filled by forward, freed by backward.
+        self._x_hat: np.ndarray | None = None  # normalised input, the input's shape
+        self._inv_std: np.ndarray | None = None  # (N, G) 1 / sqrt(var + eps)
+
+    def reset_parameters(self) -> None:
+        """``weight`` to ones and ``bias`` to zeros (when ``affine``)."""
+        _reset_affine(self)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(self, x, ndims=range(0, 65),
+                    dtype=None if self.weight is None else self.weight.dtype)
+        if x.ndim < 2:
+            raise ValueError(f"{layer_name(self)}: expected an input of shape (N, C, *) with at "
+                             f"least 2 dimensions, got shape {x.shape}")
+        check_input(self, x, ndims=(x.ndim,), channels=self.num_channels)
+        values_per_group = x.size // self.num_groups  # over the whole batch, as PyTorch checks
+        if values_per_group == 1:
+            raise ValueError(
+                f"{layer_name(self)}: expected more than 1 value per group (a variance needs "
+                f"two), got input size {x.shape}"
+            )
+        output, self._x_hat, self._inv_std = group_norm_forward(
+            x, self.num_groups, None if self.weight is None else self.weight.data,
+            None if self.bias is None else self.bias.data, self.eps)
+        return output
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        expected_shape = () if self._x_hat is None else self._x_hat.shape
+        check_backward_ready(self, self._x_hat, grad_output, expected_shape,
+                             None if self._x_hat is None else self._x_hat.dtype)
+        grad_input, grad_weight, grad_bias = group_norm_backward(
+            grad_output, self._x_hat, self._inv_std, self.num_groups,
+            None if self.weight is None else self.weight.data)
+        if self.weight is not None:
+            self.weight.accumulate_grad(grad_weight)
+        if self.bias is not None:
+            self.bias.accumulate_grad(grad_bias)
+        self._x_hat = self._inv_std = None
+        return grad_input
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}, bias={self.bias is not None}")

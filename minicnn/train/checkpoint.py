@@ -33,6 +33,7 @@ from safetensors.numpy import load, save
 __all__ = [
     "CheckpointError",
     "atomic_write_bytes",
+    "fsync_directory",
     "load_checkpoint",
     "load_weights",
     "read_metadata",
@@ -64,7 +65,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         Path(temp_name).unlink(missing_ok=True)
         raise
     # The rename itself must reach the disk, or a crash could bring back the old directory entry.
-    directory = os.open(path.parent, os.O_RDONLY)
+    fsync_directory(path.parent)
+
+
+def fsync_directory(path: str | os.PathLike) -> None:
+    """Flush a directory's entries (a rename into it, a new file) to the disk."""
+    directory = os.open(path, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:

@@ -7,12 +7,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DATASETS", "DTYPES", "OPTIMIZERS", "SCHEDULERS", "TrainConfig"]
+__all__ = ["AUGMENTED_DATASETS", "DATASETS", "DTYPES", "OPTIMIZERS", "SCHEDULERS", "TrainConfig"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "onecycle", "plateau")
 DTYPES = ("float32", "float64")
-DATASETS = ("mnist", "fashion-mnist")
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "cifar100")
+AUGMENTED_DATASETS = ("cifar10", "cifar100")
+"""The datasets augmented unless a run says ``augment=False`` (``--no-augment``)."""
 
 
 @dataclass
@@ -20,7 +22,9 @@ class TrainConfig:
     """Everything that decides a run; saved as ``config.json`` in the run directory.
 
     The defaults (LeNet-5, SGD with Nesterov momentum, cosine-annealed learning rate, 10
-    epochs at batch 64) are the ones the README's measured accuracy comes from.
+    epochs at batch 64) are the ones the README's measured accuracy comes from. ``augment``
+    left at None becomes the dataset's default (on for :data:`AUGMENTED_DATASETS`; the recipes
+    are in :mod:`minicnn.train.datasets`).
     """
 
     model: str = "lenet5"
@@ -42,6 +46,7 @@ class TrainConfig:
     dtype: str = "float32"
     skip_nonfinite: bool = False
     checkpoint_every: int | None = None
+    augment: bool | None = None  # None: the dataset's default
 
     def __post_init__(self):
         checks = [
@@ -53,6 +58,10 @@ class TrainConfig:
         for name, value, choices in checks:
             if value not in choices:
                 raise ValueError(f"TrainConfig: {name} must be one of {choices}, got {value!r}")
+        if self.augment is None:
+            # A config.json written before augmentation existed has no "augment": the
+            # datasets it knew are not augmented by default, so it resumes as it ran.
+            self.augment = self.dataset in AUGMENTED_DATASETS
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig: {name} must be positive, got {getattr(self, name)}")

@@ -1,7 +1,14 @@
-"""Build a trained network from what a run left: a run directory, weights or a checkpoint."""
+"""Build a trained network from what a run left: a run directory, weights or a checkpoint.
+
+What the network is comes from the weights file's metadata (written by the Trainer), else the
+run's ``config.json`` beside it, else the defaults of an MNIST LeNet-5 run: the model's name,
+its width, the dataset (which sets the classes and the image channels) and, for datasets
+whose normalisation was measured, the mean and std the images were normalised by.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,12 +16,16 @@ from minicnn.models import MODEL_NAMES, build_model
 from minicnn.nn.module import Module
 from minicnn.train.checkpoint import load_weights, read_metadata
 from minicnn.train.config import TrainConfig
+from minicnn.train.datasets import dataset_spec
 from minicnn.train.run_dir import RunDir
 
-__all__ = ["load_trained_model"]
+__all__ = ["load_trained_model", "trained_dataset", "trained_statistics", "weights_path"]
 
 
-def _weights_path(path: Path) -> Path:
+def weights_path(path: str | os.PathLike) -> Path:
+    """The weights a path stands for: a run directory's best (else last, else checkpoint),
+    or the file itself."""
+    path = Path(path)
     if path.is_dir():
         run_dir = RunDir(path)
         for candidate in (run_dir.best_weights, run_dir.last_weights, run_dir.checkpoint):
@@ -27,38 +38,54 @@ def _weights_path(path: Path) -> Path:
     return path
 
 
+def _recorded(weights: Path, key: str):
+    """``minicnn.<key>`` of the file's metadata, else the field of ``config.json`` beside it,
+    else None."""
+    value = read_metadata(weights).get(f"minicnn.{key}")
+    if value is None and (weights.parent / "config.json").exists():
+        value = getattr(TrainConfig.load(weights.parent / "config.json"), key)
+    return value
+
+
 def _model_name(weights: Path, given: str | None) -> str:
-    if given is not None:
-        return given
-    name = read_metadata(weights).get("minicnn.model")
-    if name is None and (weights.parent / "config.json").exists():
-        name = TrainConfig.load(weights.parent / "config.json").model
+    name = given if given is not None else _recorded(weights, "model")
     if name is None:
         raise ValueError(f"{weights}: the file does not say which network it holds; pass "
                          f"--model (one of {', '.join(MODEL_NAMES)})")
     return name
 
 
-def _model_width(weights: Path) -> float:
-    """The width multiplier the weights were trained at: metadata, else config.json, else 1."""
-    width = read_metadata(weights).get("minicnn.width")
-    if width is not None:
-        return float(width)
-    if (weights.parent / "config.json").exists():
-        return TrainConfig.load(weights.parent / "config.json").width
-    return 1.0
+def trained_dataset(path: str | os.PathLike) -> str:
+    """The ``--dataset`` name the weights at ``path`` were trained on (default ``"mnist"``)."""
+    return _recorded(weights_path(path), "dataset") or "mnist"
 
 
-def load_trained_model(path: str | os.PathLike, model: str | None = None) -> tuple[Module, Path]:
+def trained_statistics(path: str | os.PathLike):
+    """The ``(mean, std)`` the weights' images were normalised by, if the file records them
+    (a dataset whose statistics were measured), else None."""
+    metadata = read_metadata(weights_path(path))
+    if "minicnn.mean" not in metadata or "minicnn.std" not in metadata:
+        return None
+    return (tuple(json.loads(metadata["minicnn.mean"])),
+            tuple(json.loads(metadata["minicnn.std"])))
+
+
+def load_trained_model(path: str | os.PathLike, model: str | None = None,
+                       dataset: str | None = None) -> tuple[Module, Path]:
     """The network stored at ``path``, in eval mode, and the weights file it came from.
 
     ``path`` may be a run directory (its best weights are used), a weights file or a
     resumable checkpoint. The architecture comes from ``model``, else the file's metadata,
-    else the run's ``config.json``; so does the width multiplier (else 1).
+    else the run's ``config.json``; so does the width multiplier (else 1) and the dataset
+    (``dataset``, else recorded, else MNIST), whose classes and channels shape the network.
     """
-    weights = _weights_path(Path(path))
+    weights = weights_path(path)
     name = _model_name(weights, model)
-    network = build_model(name, width=_model_width(weights))
+    width = _recorded(weights, "width")
+    dataset_class = dataset_spec(dataset or trained_dataset(weights)).dataset_class
+    network = build_model(name, num_classes=len(dataset_class.classes),
+                          width=1.0 if width is None else float(width),
+                          in_channels=dataset_class.channels)
     state = load_weights(weights)
     if not state:
         raise ValueError(f"{weights}: the file holds no weights")

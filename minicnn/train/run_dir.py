@@ -15,12 +15,26 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from minicnn.train.checkpoint import atomic_write_bytes
+from minicnn.train.checkpoint import _current_umask, atomic_write_bytes, fsync_directory
 
 __all__ = ["RunDir"]
+
+
+def _free_path(out_dir: str | os.PathLike, name: str) -> Path:
+    """``out_dir/<name>-<timestamp>``, suffixed ``-2``, ``-3``... if that exists."""
+    stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = Path(out_dir) / stem
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path(out_dir) / f"{stem}-{suffix}"
+    return path
 
 
 class RunDir:
@@ -32,13 +46,33 @@ class RunDir:
     @classmethod
     def create(cls, out_dir: str | os.PathLike, name: str) -> RunDir:
         """A new, empty directory ``out_dir/<name>-<timestamp>`` (suffixed if it exists)."""
-        stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        path = Path(out_dir) / stem
-        suffix = 1
-        while path.exists():
-            suffix += 1
-            path = Path(out_dir) / f"{stem}-{suffix}"
+        path = _free_path(out_dir, name)
         path.mkdir(parents=True)
+        return cls(path)
+
+    @classmethod
+    def create_complete(cls, out_dir: str | os.PathLike, name: str,
+                        fill: Callable[[RunDir], None]) -> RunDir:
+        """A new directory ``out_dir/<name>-<timestamp>`` that appears with all its files or
+        not at all.
+
+        ``fill(run_dir)`` writes the files into a hidden temporary directory in ``out_dir``,
+        which is then renamed to its name: a crash or an error in ``fill`` leaves no
+        half-written run for ``minicnn evaluate`` or ``--resume`` to trip over.
+        """
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(prefix=f".{name}-", suffix=".tmp", dir=out_dir))
+        try:
+            # mkdtemp makes the directory private (0700); give it what mkdir would have.
+            os.chmod(temp, 0o777 & ~_current_umask())
+            fill(cls(temp))
+            path = _free_path(out_dir, name)
+            os.rename(temp, path)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        fsync_directory(out_dir)
         return cls(path)
 
     @property

@@ -22,9 +22,10 @@ tag                                     what
 ``lr``, ``images_per_second``           per epoch, as in ``metrics.jsonl``
 ``parameters/<name>``                   histogram of every parameter, per epoch
 ``gradients/<name>``                    histogram of its gradient (the epoch's last batch)
-``filters/<conv name>``                 image: the first convolution's kernels
+``filters/<conv name>``                 image: the first convolution's kernels (RGB ones
+                                        in colour)
 ``feature_maps/<conv name>``            image: every convolution's maps for test image 0
-``mistakes``                            image: the first misclassified test digits; the text
+``mistakes``                            image: the first misclassified test images; the text
                                         ``mistakes`` lists them (true -> predicted)
 ======================================  =========================================================
 
@@ -189,10 +190,13 @@ class TensorBoardLogger:
         except ValueError:  # a network without convolutions has no filters to show
             return
         weight = conv.weight.data
-        kernels = weight.reshape(-1, *weight.shape[2:])
-        self.writer.add_image(f"filters/{names[id(conv)]}",
-                              tile_images(kernels, columns=weight.shape[0], zoom=8), step,
-                              dataformats="HW")
+        if weight.shape[1] == 3:  # a kernel on RGB input is a small colour image
+            grid = tile_images(weight, zoom=8)
+        else:
+            grid = tile_images(weight.reshape(-1, *weight.shape[2:]), columns=weight.shape[0],
+                               zoom=8)
+        self.writer.add_image(f"filters/{names[id(conv)]}", grid, step,
+                              dataformats="HWC" if grid.ndim == 3 else "HW")
 
     def log_feature_maps(self, image: np.ndarray, step: int) -> None:
         """Every convolution's output for ``image`` (``(C, H, W)``), one grid per layer."""
@@ -211,9 +215,9 @@ class TensorBoardLogger:
         if len(wrong) == 0:
             self.writer.add_text("mistakes", "no test image misclassified", step)
             return
-        images = fetch_batch(self.test_set, wrong)[0]
-        self.writer.add_image("mistakes", tile_images(images, columns=8, zoom=2), step,
-                              dataformats="HW")
+        grid = tile_images(fetch_batch(self.test_set, wrong)[0], columns=8, zoom=2)
+        self.writer.add_image("mistakes", grid, step,
+                              dataformats="HWC" if grid.ndim == 3 else "HW")
         listing = ", ".join(f"#{index}: {targets[index]} \u2192 {predictions[index]}"
                             for index in wrong)
         self.writer.add_text("mistakes", f"true \u2192 predicted, row by row: {listing}", step)

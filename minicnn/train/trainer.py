@@ -19,14 +19,17 @@ of each batch (:class:`~minicnn.data.ShardedDataLoader`; ``batch_size`` stays th
 batch) and :class:`~minicnn.distributed.DataParallel` sums the gradients, so every rank takes
 the step one process would. Rank 0 alone creates and writes the run directory (config,
 metrics, checkpoints, weights); the other ranks receive what it reads (a resumed checkpoint)
-by broadcast. Evaluation is shared out too. Each rank draws its own dropout masks (rank 0 from
-the seed's stream, as one process would; rank ``r`` from a stream derived from the seed and
-``r``), and a checkpoint keeps every rank's generator, so a resumed run with as many ranks
-repeats exactly; with another number of ranks, the streams of ranks above 0 are derived anew.
+by broadcast. Evaluation is shared out too. Random augmentation is drawn for each global batch
+(:class:`~minicnn.data.transforms.BatchShare`), so every image is augmented as one process
+would augment it. Each rank draws its own dropout masks (rank 0 from the seed's stream, as one
+process would; rank ``r`` from a stream derived from the seed and ``r``), and a checkpoint
+keeps every rank's generator, so a resumed run with as many ranks repeats exactly; with
+another number of ranks, the streams of ranks above 0 are derived anew.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,13 +38,20 @@ from pathlib import Path
 import numpy as np
 
 from minicnn import random as minicnn_random
-from minicnn.data import MNIST, DataLoader, FashionMNIST, ShardedDataLoader, Subset, shard_bounds
-from minicnn.data.transforms import Normalize
+from minicnn.data import DataLoader, ShardedDataLoader, Subset, shard_bounds
 from minicnn.models import build_model
+from minicnn.nn.conv import Conv2d
 from minicnn.nn.loss import CrossEntropyLoss
+from minicnn.nn.module import Module
 from minicnn.optim import SGD, Adam, AdamW, RMSprop, lr_scheduler
 from minicnn.train.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from minicnn.train.config import TrainConfig
+from minicnn.train.datasets import (
+    dataset_spec,
+    normalization_statistics,
+    open_split,
+    prepare_split,
+)
 from minicnn.train.loop import (
     EpochProgress,
     EpochResult,
@@ -53,7 +63,7 @@ from minicnn.train.loop import (
 from minicnn.train.nonfinite import NonFiniteLossError
 from minicnn.train.run_dir import RunDir
 
-__all__ = ["EpochReport", "Trainer"]
+__all__ = ["EpochReport", "ModelChoiceError", "Trainer"]
 
 # Schedules whose shape depends on the run's total length.
 PLANNED_SCHEDULERS = ("cosine", "onecycle")
@@ -99,23 +109,34 @@ def build_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
     return lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=2), False
 
 
-def dataset_class(name: str):
-    """The dataset class for a ``--dataset`` name."""
-    return MNIST if name == "mnist" else FashionMNIST
+class ModelChoiceError(ValueError):
+    """The run's network cannot be built for its dataset, or does not take its images."""
 
 
-def load_split(name: str, data_dir: str | None, train: bool, dtype, limit: int | None = None):
-    """One split of a dataset, normalised by its training-set mean and std.
+def skip_data_gradient(model: Module) -> None:
+    """Let the first convolution skip the gradient of its input, the images.
 
-    With ``data_dir`` the files are read from there, offline; without, they are found in (or
-    downloaded into) minicnn's cache. ``limit`` keeps the first ``limit`` images.
+    Only when that convolution is the model's first leaf module (registration order, which
+    for the built-in networks is the order they run): the data needs no gradient.
     """
-    dataset = dataset_class(name)
-    split = dataset(root=data_dir, train=train, download=data_dir is None,
-                    transform=Normalize(dataset.mean, dataset.std), dtype=dtype)
-    if limit is not None and limit < len(split):
-        split = Subset(split, np.arange(limit))
-    return split
+    first_leaf = next((module for module in model.modules()
+                       if next(module.children(), None) is None), None)
+    if isinstance(first_leaf, Conv2d):
+        first_leaf.needs_input_grad = False
+
+
+def check_model_takes(model: Module, name: str, dataset_class, dtype) -> None:
+    """Run one blank image through ``model`` (eval mode) so that a network that does not fit
+    the dataset's images fails here, with a sentence, before any data is read."""
+    shape = (dataset_class.channels, *dataset_class.image_size)
+    was_training = model.training
+    try:
+        model.eval()(np.zeros((1, *shape), dtype=dtype))
+    except (ValueError, TypeError) as error:
+        raise ModelChoiceError(f"model {name!r} does not take {dataset_class.dataset_name} "
+                               f"images {shape}: {error}") from None
+    finally:
+        model.train(was_training)
 
 
 def _rank_seed(seed: int, rank: int, *position: int) -> np.random.SeedSequence:
@@ -128,20 +149,43 @@ class Trainer:
 
     Build with :meth:`new` (a fresh run) or :meth:`resume` (continue a run directory), then
     call :meth:`fit`.
+
+    The network is ``build_model(config.model, ...)`` for the dataset's classes and channels,
+    unless a ``model`` is given (any Module with ``forward`` and ``backward``: a network of
+    your own, trained and checkpointed the same way; ``config.model`` then only names it, and
+    :meth:`resume` needs the same ``model`` built again).
+
+    The training images are normalised by :attr:`statistics` (see
+    :mod:`minicnn.train.datasets`) and, with ``config.augment``, augmented; the augmentation
+    draws from the training loader's per-batch generators, so it is part of the exact resume.
     """
 
-    def __init__(self, config: TrainConfig, run_dir: RunDir, communicator=None):
+    def __init__(self, config: TrainConfig, run_dir: RunDir, model: Module | None = None,
+                 communicator=None):
         self.config = config
         self.run_dir = run_dir
         self.communicator = communicator
         minicnn_random.manual_seed(config.seed)
-        self.model = build_model(config.model, width=config.width).to(np.dtype(config.dtype))
-        # The first convolution reads the images, which need no gradient: skip computing it.
-        self.model.features[0].needs_input_grad = False
-        self.loss_fn = CrossEntropyLoss()
         dtype = np.dtype(config.dtype)
-        train_set = load_split(config.dataset, config.data_dir, True, dtype, config.limit_train)
-        test_set = load_split(config.dataset, config.data_dir, False, dtype, config.limit_test)
+        dataset_class = dataset_spec(config.dataset).dataset_class
+        if model is None:
+            try:
+                model = build_model(config.model, num_classes=len(dataset_class.classes),
+                                    width=config.width, in_channels=dataset_class.channels)
+            except ValueError as error:
+                raise ModelChoiceError(str(error)) from None
+            # The first convolution reads the images, which need no gradient: skip computing it.
+            skip_data_gradient(model)
+        self.model = model.to(dtype)
+        check_model_takes(self.model, config.model, dataset_class, dtype)
+        self.loss_fn = CrossEntropyLoss()
+        train_split = open_split(config.dataset, config.data_dir, True, dtype)
+        # (mean, std) per channel, recorded in the weights' metadata for predict.
+        self.statistics = normalization_statistics(config.dataset, train_set=train_split)
+        train_set = prepare_split(train_split, config.dataset, self.statistics,
+                                  config.limit_train, augment=config.augment)
+        test_set = prepare_split(open_split(config.dataset, config.data_dir, False, dtype),
+                                 config.dataset, self.statistics, config.limit_test)
         self.test_set = test_set  # the whole of it, also where each rank evaluates a share
         self.data_parallel = None
         if communicator is None:
@@ -178,11 +222,12 @@ class Trainer:
 
     @classmethod
     def new(cls, config: TrainConfig, name: str | None = None,
-            communicator=None) -> Trainer:
+            model: Module | None = None, communicator=None) -> Trainer:
         """A fresh run in a new directory ``config.out_dir/<name>-<timestamp>``.
 
         ``name`` defaults to ``<model>-<dataset>``; the tuner names its runs after its trials.
-        With a ``communicator``, every rank calls this; rank 0 creates the directory.
+        ``model``: a network of your own instead of ``config.model``'s. With a
+        ``communicator``, every rank calls this; rank 0 creates the directory.
         """
         name = f"{config.model}-{config.dataset}" if name is None else name
         root = communicator is None or communicator.is_root
@@ -191,7 +236,7 @@ class Trainer:
         else:
             run_dir = communicator.run_on_root(lambda: RunDir.create(config.out_dir, name))
         try:
-            trainer = cls(config, run_dir, communicator)
+            trainer = cls(config, run_dir, model, communicator)
         except BaseException:
             # No data (offline, no --data-dir): leave no empty run directory behind.
             if root:
@@ -205,21 +250,22 @@ class Trainer:
         return trainer
 
     @classmethod
-    def resume(cls, path, epochs: int | None = None,
-               skip_nonfinite: bool | None = None, communicator=None) -> Trainer:
+    def resume(cls, path, epochs: int | None = None, skip_nonfinite: bool | None = None,
+               model: Module | None = None, communicator=None) -> Trainer:
         """Continue the run in ``path`` from its last checkpoint (optionally to more epochs).
 
         ``skip_nonfinite`` overrides the run's setting (e.g. to step over the batch that
-        stopped it). With a ``communicator``, every rank calls this: rank 0 reads the run
-        directory and sends its config and checkpoint to the others (which need no access to
-        it), with any number of ranks.
+        stopped it). ``model``: the network of your own the run was started with, built
+        afresh (its weights come from the checkpoint). With a ``communicator``, every rank
+        calls this: rank 0 reads the run directory and sends its config and checkpoint to the
+        others (which need no access to it), with any number of ranks.
         """
         def prepare():
             return cls._prepare_resume(RunDir(path), epochs, skip_nonfinite)
 
         config, checkpoint = (prepare() if communicator is None
                               else communicator.run_on_root(prepare))
-        trainer = cls(config, RunDir(path), communicator)
+        trainer = cls(config, RunDir(path), model, communicator)
         trainer.load_state(checkpoint)
         if trainer.is_root:
             trainer.run_dir.truncate_metrics(trainer.epochs_done)
@@ -293,6 +339,24 @@ class Trainer:
             minicnn_random.manual_seed(_rank_seed(
                 self.config.seed, rank, self.epochs_done, self.progress.steps))
 
+    def weights_metadata(self) -> dict[str, str]:
+        """What a weights file says about its network and the images it takes.
+
+        Only what differs from an MNIST LeNet-5 run's defaults is written beyond the model's
+        name (such files are as they were before widths and datasets): ``minicnn.width``,
+        ``minicnn.dataset``, and the normalisation ``minicnn.mean`` / ``minicnn.std`` (JSON
+        lists) of a dataset whose statistics were measured, which ``minicnn predict`` needs.
+        """
+        metadata = {"minicnn.model": self.config.model}
+        if self.config.width != 1:
+            metadata["minicnn.width"] = repr(float(self.config.width))
+        if self.config.dataset != "mnist":
+            metadata["minicnn.dataset"] = self.config.dataset
+        if dataset_spec(self.config.dataset).measured_statistics:
+            metadata["minicnn.mean"] = json.dumps(list(self.statistics[0]))
+            metadata["minicnn.std"] = json.dumps(list(self.statistics[1]))
+        return metadata
+
     # ------------------------------------------------------------------ training
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -357,10 +421,7 @@ class Trainer:
             self.best_accuracy = test.accuracy
         if self.is_root:
             self.run_dir.append_metrics(record)
-            weights = self.model.state_dict()
-            metadata = {"minicnn.model": self.config.model}
-            if self.config.width != 1:
-                metadata["minicnn.width"] = repr(float(self.config.width))
+            weights, metadata = self.model.state_dict(), self.weights_metadata()
             save_weights(self.run_dir.last_weights, weights, metadata)
             if improved:
                 save_weights(self.run_dir.best_weights, weights, metadata)

@@ -10,10 +10,10 @@ and the array helpers (:func:`tile_images`, :func:`capture_feature_maps`,
 module                     what it draws or computes
 =========================  =================================================================
 ``curves``                 loss, accuracy and learning rate per epoch of a run directory
-``filters``                the first convolution's kernels as a grid
+``filters``                the first convolution's kernels as a grid (colour for RGB input)
 ``feature_maps``           every conv layer's output for one image (forward hooks)
 ``confusion``              the confusion matrix of a test set
-``mistakes``               the test digits the network got wrong most confidently
+``mistakes``               the test images the network got wrong most confidently
 ``gradient_flow``          mean / max ``|grad|`` reaching each layer (backward hooks)
 ``summary``                a torchsummary-like table: shapes, parameters, mult-adds, im2col
 ``grid``                   images tiled into one array (shared with the TensorBoard logger)

@@ -31,6 +31,13 @@ class LayerGradient:
     max_abs: float
     zero_fraction: float  # entries exactly 0: ReLU's dead units, max-pooling's losers
 
+    @classmethod
+    def from_gradient(cls, name: str, kind: str, grad_output: np.ndarray) -> LayerGradient:
+        """The measures of one layer's ``dLoss/d output`` (computed in float64)."""
+        magnitude = np.abs(np.asarray(grad_output).astype(np.float64))
+        return cls(name, kind, float(magnitude.mean()), float(magnitude.max()),
+                   float(np.mean(magnitude == 0)))
+
 
 def _leaves(model: Module) -> list[tuple[str, Module]]:
     leaves = [(name, module) for name, module in model.named_modules()
@@ -85,11 +92,9 @@ def record_gradient_flow(model: Module, loss_fn: Module, images: np.ndarray,
     for key in order:
         if key not in grads:  # a layer the backward skipped
             continue
-        magnitude = np.abs(grads[key].astype(np.float64))
         module = next(module for _, module in leaves if id(module) == key)
-        records.append(LayerGradient(names[key], type(module).__name__,
-                                     float(magnitude.mean()), float(magnitude.max()),
-                                     float(np.mean(magnitude == 0))))
+        records.append(LayerGradient.from_gradient(names[key], type(module).__name__,
+                                                   grads[key]))
     return records
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from minicnn.functional.activation import softmax
 from minicnn.nn.module import Module
 from minicnn.viz._figure import new_figure
+from minicnn.viz.grid import scale_to_unit
 
 __all__ = ["confident_mistakes", "plot_mistakes", "predict_probabilities"]
 
@@ -53,7 +54,8 @@ def plot_mistakes(images: np.ndarray, targets: np.ndarray, probabilities: np.nda
 
     Args:
         images: ``(N, 1, H, W)`` or ``(N, H, W)``, as fed to the network (normalised is fine:
-            each tile is drawn on its own grey scale).
+            each tile is drawn on its own grey scale), or ``(N, 3, H, W)`` RGB (each tile
+            scaled to [0, 1] by its own minimum and maximum, in colour).
         targets: ``(N,)`` true classes.
         probabilities: ``(N, classes)`` from :func:`predict_probabilities`.
 
@@ -65,7 +67,8 @@ def plot_mistakes(images: np.ndarray, targets: np.ndarray, probabilities: np.nda
     closed like a 9, a 7 with a bar read as a 2); a few are mislabelled test images.
     """
     images = np.asarray(images)
-    if images.ndim == 4:
+    colour = images.ndim == 4 and images.shape[1] == 3
+    if images.ndim == 4 and not colour:
         images = images[:, 0]
     indices = confident_mistakes(probabilities, targets, count)
     rows = max(1, math.ceil(len(indices) / columns))
@@ -76,7 +79,10 @@ def plot_mistakes(images: np.ndarray, targets: np.ndarray, probabilities: np.nda
     predictions = np.asarray(probabilities).argmax(axis=1)
     for slot, index in enumerate(indices):
         axes = grid.ravel()[slot]
-        axes.imshow(images[index], cmap="gray_r")
+        if colour:
+            axes.imshow(scale_to_unit(images[index : index + 1])[0].transpose(1, 2, 0))
+        else:
+            axes.imshow(images[index], cmap="gray_r")
         confidence = probabilities[index, predictions[index]]
         axes.set_title(f"{targets[index]} \u2192 {predictions[index]} ({100 * confidence:.0f}%)",
                        fontsize=9)

@@ -6,13 +6,17 @@ outputs; the rest is arithmetic on the shapes:
 * **parameters**: the layer's own parameter count;
 * **mult-adds**: multiply-accumulate operations of the layer's matrix product, the work that
   dominates a CNN. A convolution computes, for each of ``N * C_out * H_out * W_out`` outputs, a
-  dot product of length ``C_in/groups * kH * kW``; a linear layer, for each of ``rows * out``
-  outputs, one of length ``in``. Activations, pooling and reshapes are counted as 0 (they are
-  memory-bound, not arithmetic);
+  dot product of length ``C_in/groups * kH * kW``; a transposed convolution, for each of
+  ``N * C_in * H_in * W_in`` input pixels, stamps ``C_out/groups`` kernels of ``kH * kW``
+  (the same count as the convolution it is the backward of); a linear layer, for each of
+  ``rows * out`` outputs, one of length ``in``. Activations, normalisation, pooling and
+  reshapes are counted as 0 (they are memory-bound, not arithmetic);
 * **im2col bytes**: the column matrix a convolution builds to turn itself into one matrix
   product, ``N * C_in * kH * kW * H_out * W_out * itemsize`` (about ``kH*kW/(sH*sW)`` times
   the input). The NumPy reference keeps all of it until the backward; the Numba kernels build
-  it in chunks of at most 64 MiB (see :class:`~minicnn.nn.conv.Conv2d`, "Memory").
+  it in chunks of at most 64 MiB (see :class:`~minicnn.nn.conv.Conv2d`, "Memory"). A
+  transposed convolution builds ``N * C_out * kH * kW * H_in * W_in`` entries (the stamped
+  kernels before col2im adds them; the backward's im2col is as large) and keeps none.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minicnn.nn.conv import Conv2d
+from minicnn.nn.conv_transpose import ConvTranspose2d
 from minicnn.nn.linear import Linear
 from minicnn.nn.module import Module
 
@@ -101,8 +106,16 @@ class ModelSummary:
         printer.text(str(self))
 
 
-def _mult_adds_and_columns(module: Module, output_shape: tuple[int, ...],
-                           itemsize: int) -> tuple[int, int]:
+def _mult_adds_and_columns(module: Module, input_shape: tuple[int, ...],
+                           output_shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
+    if isinstance(module, ConvTranspose2d):
+        batch = int(np.prod(input_shape[:-3]))  # 1 for an unbatched (C, H, W) input
+        in_channels, in_h, in_w = input_shape[-3:]
+        kernel = module.kernel_size[0] * module.kernel_size[1]
+        stamp = module.out_channels // module.groups * kernel  # what one input pixel adds
+        mult_adds = batch * in_channels * in_h * in_w * stamp
+        column_bytes = batch * module.out_channels * kernel * in_h * in_w * itemsize
+        return mult_adds, column_bytes
     if isinstance(module, Conv2d):
         batch = int(np.prod(output_shape[:-3]))  # 1 for an unbatched (C, H, W) input
         out_channels, out_h, out_w = output_shape[-3:]
@@ -150,8 +163,10 @@ def summary(model: Module, input_shape, batch_size: int = 1, dtype=None) -> Mode
     rows: list[LayerSummary] = []
 
     def record(module, args, output):
+        input_shape = tuple(np.shape(args[0])) if args else ()
         output_shape = tuple(np.shape(output))
-        mult_adds, column_bytes = _mult_adds_and_columns(module, output_shape, dtype.itemsize)
+        mult_adds, column_bytes = _mult_adds_and_columns(module, input_shape, output_shape,
+                                                         dtype.itemsize)
         own = sum(p.size for p in module.parameters(recurse=False))
         rows.append(LayerSummary(names[id(module)], type(module).__name__, output_shape, own,
                                  mult_adds, column_bytes))

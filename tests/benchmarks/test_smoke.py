@@ -13,6 +13,7 @@ import math
 
 import pytest
 
+from benchmarks.data import MNIST_DIR_ENV
 from benchmarks.records import VARIANTS
 from benchmarks.report import TARGETS, expected_row_ids, write_results_markdown
 from benchmarks.settings import Settings
@@ -24,12 +25,16 @@ KERNELS_IMPORTABLE = kernel_switch() is not None
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """``(result dict, printed table, JSON path, RESULTS.md path)`` of one smoke run."""
+def smoke(tmp_path_factory, mnist_dir):
+    """``(result dict, printed table, JSON path, RESULTS.md path)`` of one smoke run.
+
+    Its processes read MNIST from the folder the tests found (``mnist_dir``).
+    """
     folder = tmp_path_factory.mktemp("smoke")
     json_path, results_path = folder / "smoke.json", folder / "RESULTS.md"
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with pytest.MonkeyPatch.context() as monkeypatch, contextlib.redirect_stdout(printed):
+        monkeypatch.setenv(MNIST_DIR_ENV, str(mnist_dir))
         result = main(["--smoke", "--out", str(json_path), "--write-results", str(results_path)])
     return result, printed.getvalue(), json_path, results_path
 

@@ -8,14 +8,12 @@ checks the pipeline, not luck. The defaults are tuned for the full 10-epoch run 
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from minicnn.cli import main
+from tests.helpers.cli import run_cli
 
 CI_TRAIN_OPTIONS = [
     "--epochs", "1", "--limit-train", "5000", "--limit-test", "2000",
@@ -32,17 +30,6 @@ class TrainedRun:
     stdout: str
 
 
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """``minicnn ARGV`` in this process: (exit status, stdout, stderr); usage errors give 2."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            status = main(argv)
-        except SystemExit as exit_:
-            status = exit_.code if isinstance(exit_.code, int) else 1
-    return status, stdout.getvalue(), stderr.getvalue()
-
-
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, mnist_dir) -> TrainedRun:
     out_dir = tmp_path_factory.mktemp("runs")
@@ -56,5 +43,19 @@ def trained_run(tmp_path_factory, mnist_dir) -> TrainedRun:
 
 @pytest.fixture
 def cli():
-    """:func:`run_cli`: ``status, stdout, stderr = cli(["train", ...])``."""
+    """:func:`~tests.helpers.cli.run_cli`: ``status, stdout, stderr = cli(["train", ...])``."""
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def cifar_run(tmp_path_factory, cifar10_dir) -> TrainedRun:
+    """``minicnn train --dataset cifar10 --model seednet`` on the fake CIFAR-10 files: one
+    epoch, augmented (the default), for the commands that read a colour run."""
+    out_dir = tmp_path_factory.mktemp("cifar-runs")
+    status, stdout, stderr = run_cli(
+        ["train", "--dataset", "cifar10", "--model", "seednet", "--data-dir", str(cifar10_dir),
+         "--out-dir", str(out_dir), "--epochs", "1", "--batch-size", "40", "--lr", "0.01",
+         "--no-progress"])
+    assert status == 0, f"minicnn train failed:\n{stdout}\n{stderr}"
+    (path,) = out_dir.iterdir()
+    return TrainedRun(path, stdout)

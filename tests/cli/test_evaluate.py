@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from minicnn.cli.evaluate import format_report
+from minicnn.data import CIFAR10
 from minicnn.models import LeNet5
 from minicnn.train.checkpoint import save_weights
 from minicnn.viz.confusion import confusion_matrix
@@ -98,3 +99,17 @@ def test_weights_of_another_network_are_refused(cli, tmp_path):
     assert f"{path}: not weights of minicnn's lenet5 (Error(s) in loading" in stderr, stderr
     assert "Missing key(s)" in stderr
     assert len(stderr.strip().splitlines()) == 1
+
+
+def test_evaluate_a_cifar_run_names_its_classes(cli, cifar_run, cifar10_dir):
+    status, stdout, stderr = cli(["evaluate", str(cifar_run.path), "--data-dir",
+                                  str(cifar10_dir)])
+    assert status == 0, stderr
+    lines = stdout.splitlines()
+    per_class = lines[lines.index("per-class accuracy:") + 1 :][:10]
+    assert [line.split(":")[0].strip() for line in per_class] == [
+        f"{label} {name}" for label, name in enumerate(CIFAR10.classes)], "dataset's names"
+    assert sum(int(re.search(r"\((\d+) images\)", line).group(1)) for line in per_class) == 40
+    # The statistics recorded in the weights normalise the test images as in training.
+    train_accuracy = float(cifar_run.stdout.strip().splitlines()[-1].split()[-1][:-1])
+    assert lines[-1] == f"test accuracy: {train_accuracy:.2f}%"

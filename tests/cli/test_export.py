@@ -1,5 +1,5 @@
 """``minicnn export RUN_DIR model.onnx``: the trained LeNet-5 runs in onnxruntime to the same
-logits and the same answers on 1,000 MNIST test images."""
+logits and the same answers on 1,000 MNIST test images; a CIFAR run takes colour images."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import onnxruntime
 
 from minicnn.models import LeNet5
 from minicnn.train.checkpoint import save_weights
+from minicnn.train.datasets import load_split
 from minicnn.train.loading import load_trained_model
-from minicnn.train.trainer import load_split
 
 
 def test_exported_run_gives_minicnns_logits_on_1000_test_images(cli, trained_run, mnist_dir,
@@ -30,6 +30,20 @@ def test_exported_run_gives_minicnns_logits_on_1000_test_images(cli, trained_run
                                err_msg="logits of onnxruntime and minicnn")
     agree = int(np.count_nonzero(actual.argmax(axis=1) == expected.argmax(axis=1)))
     assert agree == 1000, f"expected the same answer on all 1,000 images, got {agree}"
+
+
+def test_a_cifar_run_exports_taking_colour_images(cli, cifar_run, tmp_path):
+    """The input shape comes from the dataset the weights record: 3x32x32 for CIFAR-10."""
+    output = tmp_path / "seednet.onnx"
+    status, stdout, stderr = cli(["export", str(cifar_run.path), str(output)])
+    assert status == 0, stderr
+    assert "input 'input' (batch, 3, 32, 32) float32" in stdout, stdout
+    images = np.random.default_rng(0).standard_normal((5, 3, 32, 32)).astype(np.float32)
+    model, _ = load_trained_model(cifar_run.path)
+    session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    (actual,) = session.run(None, {"input": images})
+    np.testing.assert_allclose(actual, model(images), rtol=1e-4, atol=1e-5,
+                               err_msg="CIFAR-10 SeedNet: logits of onnxruntime and minicnn")
 
 
 def test_a_float64_checkpoint_exports_as_float32_unless_asked(cli, tmp_path):

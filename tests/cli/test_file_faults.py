@@ -108,12 +108,14 @@ def test_debug_mode_keeps_the_traceback(cli, weights_file, corrupt_data_dir):
     (["train", "--checkpoint-every", "0"], "argument --checkpoint-every: must be a positive "
                                            "integer, got 0"),
     (["evaluate", "x", "--model", "vgg"], "argument --model: invalid choice: 'vgg' (choose "
-                                          "from 'lenet5', 'lenet5-original')"),
+                                          "from 'lenet5', 'lenet5-original', 'seednet')"),
     (["evaluate", "x", "--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar' "
-                                              "(choose from 'mnist', 'fashion-mnist')"),
+                                              "(choose from 'mnist', 'fashion-mnist', "
+                                              "'cifar10', 'cifar100')"),
     (["predict", "x", "y.png", "--model", "vgg"], "argument --model: invalid choice: 'vgg'"),
     (["import-torch", "a.pt", "b.safetensors", "--model", "vgg"],
-     "argument --model: invalid choice: 'vgg' (choose from 'lenet5', 'lenet5-original')"),
+     "argument --model: invalid choice: 'vgg' (choose from 'lenet5', 'lenet5-original', "
+     "'seednet')"),
     (["fit"], "argument command: invalid choice: 'fit' (choose from 'train', 'evaluate', "
               "'predict', 'import-torch', 'gradcheck'"),
 ])

@@ -40,7 +40,8 @@ def test_every_layer_is_checked_and_passes(capsys):
     assert set(ALL_LAYERS) >= {
         "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Linear", "Identity",
         "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout",
-        "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"}
+        "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "ConvTranspose2d",
+        "GroupNorm", "GELU", "SiLU", "Dropout2d"}
     assert all(row[-1] == "PASS" for row in rows)
     assert f"{len(CASES)}/{len(CASES)} passed" in output
     assert "n/a: random masks differ" in output, "Dropout in training mode is not compared"
@@ -115,6 +116,23 @@ def test_without_torch_the_table_says_so(capsys, monkeypatch):
     assert status == 0
     assert "n/a: torch not installed" in output
     assert "PyTorch is not installed" in output
+
+
+def test_new_layers_are_in_the_table_in_every_mode_they_have(capsys):
+    status = cli.main(["gradcheck", "--layer", "ConvTranspose2d", "--layer", "GroupNorm",
+                       "--layer", "GELU", "--layer", "SiLU", "--layer", "Dropout2d",
+                       "--dtype", "float32"])
+    output = capsys.readouterr().out
+    assert status == 0, output
+    rows = _table_rows(output)
+    configs = {(row[0], row[1]) for row in rows}
+    output_size_row = ("ConvTranspose2d",
+                       "2, 2, 3, stride=3, padding=1, forward output_size=(8, 9)")
+    assert output_size_row in configs
+    assert {("Dropout2d", "0.4, train"), ("Dropout2d", "0.4, eval")} <= configs
+    assert {row[0] for row in rows} == {"ConvTranspose2d", "GroupNorm", "GELU", "SiLU",
+                                        "Dropout2d"}
+    assert all(row[-1] == "PASS" for row in rows)
 
 
 def test_layer_case_config_text():

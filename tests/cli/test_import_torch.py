@@ -9,7 +9,7 @@ import torch
 
 from minicnn.train.checkpoint import load_weights, read_metadata
 from minicnn.train.loading import load_trained_model
-from tests.models.test_lenet import TorchLeNet5
+from tests.helpers.twins import TorchLeNet5
 
 
 def save_torch(model: torch.nn.Module, path, kind: str) -> None:
@@ -106,3 +106,25 @@ def test_imported_weights_evaluate_like_a_trained_run(cli, tmp_path, mnist_dir):
     assert status == 0, stderr
     assert stdout.splitlines()[-1].startswith("test accuracy: ")
     assert sorted(load_weights(destination)) == sorted(TorchLeNet5().state_dict())
+
+
+def test_a_colour_network_for_cifar100_imports_with_its_dataset(cli, tmp_path):
+    torch.manual_seed(0)
+    twin = torch.nn.Sequential()  # SeedNet's layout: features.0 and classifier.1
+    twin.features = torch.nn.Sequential(torch.nn.Conv2d(3, 12, 3, padding=1), torch.nn.ReLU(),
+                                        torch.nn.MaxPool2d(2))
+    twin.classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12 * 16 * 16, 100))
+    source, destination = tmp_path / "seednet.pt", tmp_path / "imported.safetensors"
+    torch.save(twin.state_dict(), source)
+    status, _, stderr = cli(["import-torch", str(source), str(destination), "--model",
+                             "seednet"])
+    assert status == 1 and "does not fit minicnn's seednet" in stderr, "MNIST: 1 channel"
+    status, _, stderr = cli(["import-torch", str(source), str(destination), "--model",
+                             "seednet", "--dataset", "cifar100"])
+    assert status == 0, stderr
+    assert read_metadata(destination)["minicnn.dataset"] == "cifar100"
+    ours, _ = load_trained_model(destination)
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        expected = twin(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours(x), expected, rtol=1e-5, atol=1e-5)

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from minicnn.cli.plot import FIGURES
-from tests.viz.png import check_png
+from tests.helpers.png import check_png
 
 # (width, height) in pixels of each figure for a LeNet-5 run (see each plot_* docstring):
 # 6 first-layer filters in 3 columns; feature maps of 6 + 16 channels, 8 a row; 12 leaf
@@ -68,3 +68,13 @@ def test_image_index_checked(cli, trained_run, mnist_dir, argv, message):
     status, _, stderr = cli(["plot", str(trained_run.path), "--data-dir", str(mnist_dir),
                              "--limit-test", "100", *argv])
     assert status == 2 and message in stderr
+
+
+def test_a_cifar_run_is_drawn_in_colour(cli, cifar_run, tmp_path):
+    # The run's own --data-dir (in its config) is used; 12 RGB filters in 4 columns.
+    status, stdout, stderr = cli(["plot", str(cifar_run.path), "--out-dir", str(tmp_path)])
+    assert status == 0, stderr
+    assert "40 test images" in stdout
+    for name in FIGURES:
+        assert (tmp_path / f"{name}.png").is_file(), name
+    check_png(tmp_path / "filters.png", 480, 400)

@@ -85,3 +85,40 @@ def test_predict_explains_a_file_that_is_not_an_image(cli, trained_run, tmp_path
 def test_predict_needs_an_image(cli, trained_run):
     status, _, stderr = cli(["predict", str(trained_run.path)])
     assert status == 2 and "IMAGE" in stderr, stderr
+
+
+CLASS_LINE = re.compile(r"(?P<path>.+): (?P<name>[a-z]+) \(p=(?P<p>[01]\.\d{3})\)")
+
+
+def test_predict_photos_with_a_cifar_network(cli, cifar_run, cifar10_dir, tmp_path):
+    from minicnn.data import CIFAR10
+    from minicnn.train.datasets import load_split
+    from minicnn.train.loading import load_trained_model, trained_statistics
+    from minicnn.viz import predict_probabilities
+
+    test_set = CIFAR10(cifar10_dir, train=False)
+    paths = []
+    for index, image in enumerate(test_set.images[:6]):  # (3, 32, 32) RGB
+        picture = Image.fromarray(image.transpose(1, 2, 0))
+        paths.append(tmp_path / f"photo-{index}.png")
+        picture.save(paths[-1])
+    big = Image.fromarray(test_set.images[0].transpose(1, 2, 0)).resize((96, 128))
+    big.save(tmp_path / "tall.jpg", quality=90)
+    rgba = np.dstack([test_set.images[1].transpose(1, 2, 0), np.full((32, 32), 255, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "opaque.png")
+    status, stdout, stderr = cli(["predict", str(cifar_run.path), *map(str, paths),
+                                  str(tmp_path / "tall.jpg"), str(tmp_path / "opaque.png")])
+    assert status == 0, stderr
+    matches = [CLASS_LINE.fullmatch(line) for line in stdout.splitlines()]
+    assert len(matches) == 8 and all(matches), stdout
+    assert all(match["name"] in CIFAR10.classes for match in matches)
+    # A 32x32 photo is the image itself: the network's answer on the normalised test image.
+    model, weights = load_trained_model(cifar_run.path)
+    normalised = load_split("cifar10", str(cifar10_dir), False, np.float32,
+                            statistics=trained_statistics(weights))
+    expected = predict_probabilities(model, normalised.get_batch(np.arange(6))[0])
+    assert [match["name"] for match in matches[:6]] == [
+        CIFAR10.classes[label] for label in expected.argmax(axis=1)]
+    for match, row in zip(matches[:6], expected):
+        assert float(match["p"]) == pytest.approx(row.max(), abs=5e-4)
+    assert matches[7]["name"] == matches[1]["name"], "an opaque RGBA PNG reads as its RGB"

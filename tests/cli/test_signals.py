@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from minicnn.train.checkpoint import load_checkpoint, load_weights
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import minicnn_command, subprocess_env
 
 # Two threads, as the determinism promise is per thread count; 16 steps of 32 per epoch.
 COMMON = ["--limit-train", "512", "--limit-test", "128", "--batch-size", "32", "--epochs", "2",
@@ -78,14 +78,12 @@ sys.exit(main(sys.argv[1:]))
 
 
 def _environment(**extra) -> dict:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **extra)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
+    return subprocess_env(PYTHONUNBUFFERED="1", **extra)
 
 
 def _minicnn(args, **extra_env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "minicnn", *args], capture_output=True,
-                          text=True, timeout=TIMEOUT, env=_environment(**extra_env))
+    return subprocess.run(minicnn_command(*args), capture_output=True, text=True,
+                          timeout=TIMEOUT, env=_environment(**extra_env))
 
 
 def _only_run(out_dir: Path) -> Path:

@@ -47,7 +47,7 @@ def test_output_names_the_run_the_model_and_each_epoch(trained_run):
                                "plateau"]),
     ("--model", "resnet", ["lenet5", "lenet5-original"]),
     ("--dtype", "float16", ["float32", "float64"]),
-    ("--dataset", "cifar10", ["mnist", "fashion-mnist"]),
+    ("--dataset", "imagenet", ["mnist", "fashion-mnist", "cifar10", "cifar100"]),
 ])
 def test_bad_choices_are_rejected_listing_the_valid_ones(cli, option, value, choices):
     status, stdout, stderr = cli(["train", option, value])
@@ -88,6 +88,25 @@ def test_help_shows_the_defaults(cli):
                     defaults.momentum, defaults.weight_decay, defaults.scheduler, defaults.seed,
                     defaults.dtype, defaults.model, defaults.width):
         assert f"(default: {default})" in help_text, default
+
+
+def test_help_states_each_default_once(cli):
+    # Options whose help says its default in words ("(default: all cores)") must not get a
+    # second, generated "(default: None)".
+    status, stdout, _ = cli(["train", "--help"])
+    assert status == 0
+    # Each option's entry starts a line with two spaces and a dash; its help may wrap.
+    options_section = stdout.split("\noptions:\n", 1)[1]
+    entries = [" ".join(entry.split()) for entry in re.split(r"\n(?=  -)", options_section)]
+    for entry in entries:
+        option = entry.split()[0]
+        assert entry.count("default") <= 1, f"{option} states its default twice: {entry!r}"
+        assert "(default: None)" not in entry and "(default: False)" not in entry, (
+            f"{option}: expected no generated default of None/False, got {entry!r}")
+    for option, stated in (("--epochs", "(default: 10)"), ("--threads", "(default: all cores)"),
+                           ("--limit-train", "(default: all)")):
+        (entry,) = [entry for entry in entries if entry.startswith(option + " ")]
+        assert stated in entry, f"{option}: expected {stated!r} in {entry!r}"
 
 
 def test_resume_continues_the_run(cli, tmp_path, mnist_dir):
@@ -195,3 +214,36 @@ def test_a_wider_network_trains_and_evaluates(cli, tmp_path, mnist_dir):
     status, stdout, stderr = cli(["evaluate", str(run_path), "--data-dir", str(mnist_dir),
                                   "--limit-test", "64"])
     assert status == 0, stderr
+
+
+def test_a_cifar_run_from_the_command_line(cifar_run):
+    config = TrainConfig.load(cifar_run.path / "config.json")
+    assert config.dataset == "cifar10" and config.model == "seednet"
+    assert config.augment is True, "CIFAR is augmented unless --no-augment"
+    lines = cifar_run.stdout.splitlines()
+    assert lines[1] == "SeedNet(" and "Conv2d(3, 12, kernel_size=(3, 3)" in lines[3]
+    final_accuracy(cifar_run.stdout)
+
+
+def test_augment_options(cli, cifar10_dir, mnist_dir, tmp_path):
+    for dataset, data_dir, option, expected in (
+            ("cifar10", cifar10_dir, "--no-augment", False),
+            ("mnist", mnist_dir, "--augment", True)):
+        model = "seednet" if dataset == "cifar10" else "lenet5"
+        status, _, stderr = cli(["train", "--dataset", dataset, "--model", model,
+                                 "--data-dir", str(data_dir), "--out-dir", str(tmp_path),
+                                 "--epochs", "1", "--limit-train", "32", "--limit-test", "32",
+                                 "--no-progress", option])
+        assert status == 0, stderr
+        (run,) = tmp_path.glob(f"{model}-{dataset}-*")
+        assert TrainConfig.load(run / "config.json").augment is expected, option
+
+
+def test_a_network_for_other_images_is_one_line_and_no_run(cli, cifar10_dir, tmp_path):
+    status, stdout, stderr = cli(["train", "--dataset", "cifar10", "--data-dir",
+                                  str(cifar10_dir), "--out-dir", str(tmp_path)])
+    assert status == 2 and stdout == ""
+    assert stderr.strip() == (
+        "minicnn train: lenet5: LeNet-5 takes 1-channel 28x28 digits (MNIST, Fashion-MNIST), "
+        "not 3-channel images; choose a network for colour images, e.g. seednet")
+    assert list(tmp_path.iterdir()) == [], "no run directory left behind"

@@ -10,7 +10,7 @@ import optuna
 import pytest
 
 from minicnn.tune.storage import default_storage_url
-from tests.tune.tiny import TINY_TRAINING
+from tests.helpers.training import TINY_TRAINING
 
 BEST_LINE = re.compile(r"best test accuracy: (\d+\.\d\d)%")
 

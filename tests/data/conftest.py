@@ -9,6 +9,7 @@ import functools
 import http.server
 import socket
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,16 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, format, *args):
         pass
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make any attempt to open a URL fail the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"unexpected network access: {args[0]!r}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minicnn import random as minicnn_random
-from minicnn.data import MNIST, ArrayDataset, DataLoader, Dataset
+from minicnn.data import MNIST, ArrayDataset, DataLoader, Dataset, ImageDataset, Subset
+from minicnn.data.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip
 
 
 def numbered_dataset(size: int) -> ArrayDataset:
@@ -121,6 +122,105 @@ def test_state_dict_resumes_with_the_same_remaining_batches(
     assert seen + rest == reference_epochs[epochs_before], "the interrupted epoch, completed"
     assert epoch_labels(resumed) == reference_epochs[epochs_before + 1], "then the next epoch"
     assert resumed.epoch == epochs_before + 2
+
+
+class Augmented(ImageDataset):
+    """Random 6x6 colour images, sample ``i`` labelled ``i``, cropped and flipped at random."""
+
+    dataset_name = "Augmented"
+
+    def __init__(self, size: int, transform=None):
+        if transform is None:
+            transform = Compose([RandomCrop(6, padding=2), RandomHorizontalFlip(),
+                                 Normalize((0.5, 0.4, 0.3), (0.2, 0.2, 0.2))])
+        super().__init__(".", True, transform, np.float32)
+        self.images = np.random.default_rng(size).integers(0, 256, size=(size, 3, 6, 6),
+                                                           dtype=np.uint8)
+        self.targets = np.arange(size, dtype=np.int64)
+
+
+def epoch_batches(loader) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(images.copy(), labels.copy()) for images, labels in loader]
+
+
+def assert_same_batches(ours, theirs, what: str) -> None:
+    assert len(ours) == len(theirs), what
+    for (images, labels), (their_images, their_labels) in zip(ours, theirs):
+        np.testing.assert_array_equal(labels, their_labels, what)
+        assert images.tobytes() == their_images.tobytes(), f"{what}: augmented images differ"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    size=st.integers(1, 30),
+    batch_size=st.integers(1, 8),
+    epochs_before=st.integers(0, 2),
+    data=st.data(),
+)
+def test_an_interrupted_augmented_epoch_resumes_with_the_same_crops_and_flips(
+    size, batch_size, epochs_before, data
+):
+    dataset = Augmented(size)
+
+    def make_loader(seed):
+        return DataLoader(dataset, batch_size, shuffle=True, generator=seed)
+
+    reference = make_loader(31)
+    reference_epochs = [epoch_batches(reference) for _ in range(epochs_before + 2)]
+    batches_done = data.draw(st.integers(0, len(reference)), label="batches_done")
+
+    interrupted = make_loader(31)
+    for _ in range(epochs_before):
+        epoch_batches(interrupted)
+    iterator = iter(interrupted)
+    seen = [tuple(array.copy() for array in next(iterator)) for _ in range(batches_done)]
+    state = json.loads(json.dumps(interrupted.state_dict()))
+
+    resumed = make_loader(5)  # another seed: the state alone decides order and augmentation
+    resumed.load_state_dict(state)
+    assert_same_batches(seen + epoch_batches(resumed), reference_epochs[epochs_before],
+                        "the interrupted epoch, completed")
+    assert_same_batches(epoch_batches(resumed), reference_epochs[epochs_before + 1],
+                        "then the next epoch")
+
+
+def test_augmentation_changes_with_the_epoch_and_repeats_with_the_seed():
+    dataset = Augmented(8, RandomCrop(6, padding=2))
+    loader = DataLoader(dataset, batch_size=8, generator=3)  # no shuffle: same samples each time
+    first, second = epoch_batches(loader), epoch_batches(loader)
+    assert not np.array_equal(first[0][0], second[0][0]), "each epoch draws new crops"
+    assert_same_batches(epoch_batches(DataLoader(dataset, batch_size=8, generator=3)), first,
+                        "the same seed")
+    # Each batch has a generator of its own: batch 1's crops do not depend on batch 0's.
+    halves = DataLoader(dataset, batch_size=4, generator=3)
+    iterator = iter(halves)
+    next(iterator)
+    state = halves.state_dict()
+    later = DataLoader(dataset, batch_size=4, generator=0)
+    later.load_state_dict(state)
+    np.testing.assert_array_equal(next(iter(later))[0], next(iterator)[0])
+
+
+def test_a_subset_of_an_augmented_dataset_is_augmented_through_the_loader():
+    dataset = Augmented(10, RandomHorizontalFlip(1.0))
+    subset = Subset(dataset, [4, 2])
+    assert subset.needs_generator
+    images, labels = next(iter(DataLoader(subset, batch_size=2)))
+    assert labels.tolist() == [4, 2]
+    np.testing.assert_array_equal(images, dataset.images[[4, 2], ..., ::-1] / np.float32(255))
+
+
+def test_without_random_batches_the_loader_draws_only_the_permutation():
+    loader = DataLoader(numbered_dataset(20), batch_size=6, shuffle=True, generator=11)
+    epoch_labels(loader)
+    expected = np.random.default_rng(11)
+    expected.permutation(20)
+    assert loader.generator.bit_generator.state == expected.bit_generator.state, (
+        "shuffling without augmentation is what it was before augmentation existed")
+    augmented = DataLoader(Augmented(20), batch_size=6, shuffle=True, generator=11)
+    epoch_batches(augmented)
+    expected.integers(2**63)  # the epoch's batch seed, drawn after the permutation
+    assert augmented.generator.bit_generator.state == expected.bit_generator.state
 
 
 def test_an_abandoned_iteration_counts_as_an_epoch():

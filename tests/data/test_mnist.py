@@ -13,7 +13,7 @@ from minicnn.data import DataLoader, DownloadError, FashionMNIST, write_idx
 from minicnn.data.mnist import MNIST
 from minicnn.data.transforms import Normalize
 
-# From shared/data/mnist/README.md.
+# MNIST's class counts (the official release).
 TRAIN_CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -23,16 +23,6 @@ def one_line_error(excinfo) -> str:
     message = str(excinfo.value)
     assert "\n" not in message, f"error message spans several lines: {message!r}"
     return message
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Make any attempt to open a URL fail the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"unexpected network access: {args[0]!r}")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
 
 
 def link_test_files(mnist_dir, folder):

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minicnn.data import ArrayDataset, DataLoader, ShardedDataLoader, shard_bounds
+from minicnn.data import (
+    CIFAR10,
+    ArrayDataset,
+    DataLoader,
+    ShardedDataLoader,
+    Subset,
+    shard_bounds,
+)
+from minicnn.data.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip
 
 
 def numbered_dataset(size: int) -> ArrayDataset:
@@ -68,6 +76,35 @@ def test_an_empty_share_through_a_collate_function():
                                                            np.array([s[1] for s in samples])))
     ((features, labels),) = list(loader)
     assert features.shape == (0, 3) and labels.shape == (0,)
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_augmented_shares_put_together_are_the_one_process_batches(ranks, cifar_files):
+    """Each rank's crops and flips are those one process draws for the same images: the
+    parameters are drawn for the global batch from its generator, whatever the share. 22
+    images in batches of 8 end with a batch of 6: on 3 ranks, shares of 3, 3, 2 and 2, 2, 2."""
+    root = cifar_files(per_file=5, test_count=2).root
+    augment = Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(),
+                       Normalize((0.5, 0.4, 0.3), (0.2, 0.2, 0.2))])
+    dataset = Subset(CIFAR10(root, train=True, transform=augment, dtype=np.float64),
+                     np.arange(22))
+    assert dataset.needs_generator
+
+    def epochs(loader):
+        return [[tuple(field.copy() for field in batch) for batch in loader] for _ in range(2)]
+
+    whole = epochs(DataLoader(dataset, 8, shuffle=True, generator=4))
+    shares = [epochs(ShardedDataLoader(dataset, 8, shuffle=True, generator=4, rank=rank,
+                                       num_replicas=ranks))
+              for rank in range(ranks)]
+    for epoch, batches in enumerate(whole):
+        for step, (images, labels) in enumerate(batches):
+            joined = [np.concatenate([shares[rank][epoch][step][field] for rank in range(ranks)])
+                      for field in (0, 1)]
+            np.testing.assert_array_equal(joined[1], labels, f"epoch {epoch} step {step}")
+            np.testing.assert_array_equal(
+                joined[0], images, f"epoch {epoch} step {step}: expected the {ranks} ranks' "
+                "augmented images to be one process's")
 
 
 def test_state_is_the_global_loaders_so_another_rank_count_resumes_it():

@@ -18,8 +18,8 @@ from minicnn.distributed import (
     threads_per_rank,
 )
 from minicnn.distributed.communicator import Communicator
-from tests.conftest import run_on_thread_ranks
-from tests.distributed.conftest import environment
+from tests.helpers.processes import subprocess_env
+from tests.helpers.thread_ranks import run_on_thread_ranks
 
 
 def small_model():
@@ -110,7 +110,7 @@ def test_neither_import_minicnn_nor_plain_training_loads_mpi(tmp_path, mnist_dir
         "loaded = sorted(name for name in sys.modules if name.startswith('mpi4py'))\n"
         "assert not loaded, f'mpi4py was imported: {loaded}'\n")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                          env=environment(), timeout=600)
+                          env=subprocess_env(), timeout=600)
     assert done.returncode == 0, done.stderr
 
 

@@ -15,6 +15,7 @@ wrong.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,8 +26,9 @@ import numpy as np
 import pytest
 
 from minicnn.train.checkpoint import load_weights
-from tests.cli.conftest import run_cli
-from tests.distributed.conftest import PROGRAMS, TIMEOUT, environment, launcher
+from tests.helpers.cli import run_cli
+from tests.helpers.mpi_jobs import PROGRAMS, TIMEOUT, launcher
+from tests.helpers.processes import subprocess_env
 
 TOLERANCE = {"float64": 1e-12, "float32": 2e-5}
 # 290 images in batches of 32: ten steps, the last of 2 images (shares 1, 1, 0 on 3 ranks).
@@ -43,10 +45,11 @@ def assert_same_weights(actual: dict, expected: dict, dtype: str, what: str) -> 
             f"{TOLERANCE[dtype]:g} ({dtype})")
 
 
-def single_process_run(tmp_path, mnist_dir, *options) -> dict:
+def single_process_run(tmp_path, mnist_dir, *options, base=LENET_OPTIONS) -> dict:
+    """The last weights of ``minicnn train`` in this process with ``base`` and ``options``."""
     out_dir = tmp_path / "single"
     status, stdout, stderr = run_cli(["train", "--data-dir", str(mnist_dir), "--out-dir",
-                                      str(out_dir), *LENET_OPTIONS, *options])
+                                      str(out_dir), *base, *options])
     assert status == 0, f"one-process minicnn train failed:\n{stdout}\n{stderr}"
     (run,) = out_dir.iterdir()
     return load_weights(run / "last.safetensors")
@@ -73,6 +76,27 @@ def test_lenet5_trains_to_the_weights_of_one_process(ranks, dtype, mpi_job, tmp_
         "expected one epoch's metrics, written once, with the number of ranks")
 
 
+# 230 fake CIFAR-10 images in batches of 25: nine steps and a last one of 5 (shares 3 and 2).
+CIFAR_OPTIONS = ["--dataset", "cifar10", "--model", "seednet", "--limit-train", "230",
+                 "--limit-test", "40", "--batch-size", "25", "--lr", "0.01", "--epochs", "1",
+                 "--dtype", "float64", "--threads", "1", "--no-progress", "--seed", "3"]
+
+
+def test_augmented_cifar_trains_to_the_weights_of_one_process(mpi_job, tmp_path, cifar10_dir):
+    """CIFAR's random crops and flips (on by default) are drawn for each global batch from the
+    batch's generator: each rank augments its share's images as one process augments them, so
+    2 ranks reach one process's weights."""
+    expected = single_process_run(tmp_path, cifar10_dir, base=CIFAR_OPTIONS)
+    job = mpi_job(2, [sys.executable, "-m", "minicnn", "train", "--distributed", "--data-dir",
+                      str(cifar10_dir), "--out-dir", str(tmp_path / "dp"), *CIFAR_OPTIONS])
+    assert job.returncode == 0, f"mpiexec -n 2 minicnn train failed:\n{job.stderr}"
+    (run,) = (tmp_path / "dp").iterdir()
+    assert json.loads((run / "config.json").read_text())["augment"] is True, (
+        "expected CIFAR's augmentation on")
+    assert_same_weights(load_weights(run / "last.safetensors"), expected, "float64",
+                        "SeedNet on augmented CIFAR-10, 2 ranks")
+
+
 def sync_bn_program(out, dtype, *options):
     return [sys.executable, str(PROGRAMS / "sync_bn_steps.py"), str(out), "--dtype", dtype,
             *options]
@@ -83,7 +107,7 @@ def sync_bn_program(out, dtype, *options):
 def test_sync_batchnorm_network_trains_to_the_weights_of_one_process(ranks, dtype, mpi_job,
                                                                       tmp_path):
     single = subprocess.run(sync_bn_program(tmp_path / "one.npz", dtype), capture_output=True,
-                            text=True, env=environment(), timeout=TIMEOUT)
+                            text=True, env=subprocess_env(), timeout=TIMEOUT)
     assert single.returncode == 0, single.stderr
     job = mpi_job(ranks, sync_bn_program(tmp_path / "dp.npz", dtype, "--distributed"))
     assert job.returncode == 0, f"the SyncBatchNorm job failed:\n{job.stderr}"
@@ -98,7 +122,7 @@ def test_sync_batchnorm_network_trains_to_the_weights_of_one_process(ranks, dtyp
 def test_plain_batchnorm_on_two_ranks_is_not_one_process(mpi_job, tmp_path):
     """Why SyncBatchNorm exists: per-rank statistics normalise each half batch by itself."""
     single = subprocess.run(sync_bn_program(tmp_path / "one.npz", "float64", "--samples", "48"),
-                            capture_output=True, text=True, env=environment(), timeout=TIMEOUT)
+                            capture_output=True, text=True, env=subprocess_env(), timeout=TIMEOUT)
     assert single.returncode == 0, single.stderr
     job = mpi_job(2, sync_bn_program(tmp_path / "dp.npz", "float64", "--distributed",
                                      "--no-sync", "--samples", "48"))
@@ -134,7 +158,7 @@ def test_a_killed_rank_ends_the_job_and_the_run_resumes_on_three_ranks(mpi_job, 
         [*launcher(2), sys.executable, str(PROGRAMS / "faulty_rank.py"), "train",
          "--distributed", "--data-dir", str(mnist_dir), "--out-dir", str(out_dir), *options],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-        env=environment(FAULT="stall", FAULT_RANK="1", FAULT_STEP="13",
+        env=subprocess_env(FAULT="stall", FAULT_RANK="1", FAULT_STEP="13",
                         FAULT_MARKER=str(marker)))
     _wait_for(marker, job, "rank 1 stalled in epoch 2")
     os.kill(int(marker.read_text()), signal.SIGKILL)

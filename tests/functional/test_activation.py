@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
+import minicnn
 from minicnn.functional import activation as F
 from tests.helpers import assert_close
 
@@ -85,6 +86,47 @@ def test_output_based_activations_match_torch(dtype, forward, backward, torch_fn
     assert_close(backward(g, y), gx_expected, dtype, "backward from the output")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "forward, backward, torch_fn",
+    [(F.gelu, F.gelu_backward, TF.gelu),
+     (lambda x: F.gelu(x, "tanh"), lambda g, x: F.gelu_backward(g, x, "tanh"),
+      lambda t: TF.gelu(t, approximate="tanh")),
+     (F.silu, F.silu_backward, TF.silu)],
+    ids=["gelu", "gelu-tanh", "silu"],
+)
+@settings(max_examples=40, deadline=None)
+@given(shape=SHAPES, seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([1.0, 10.0]))
+def test_input_based_activations_match_torch(dtype, forward, backward, torch_fn, shape, seed,
+                                             spread):
+    x = (random_input(shape, np.float64, seed) * spread).astype(dtype)
+    g = random_input(shape, dtype, seed + 1, with_zeros=False)
+    y_expected, gx_expected = torch_forward_backward(torch_fn, x, g)
+    assert_close(forward(x), y_expected, dtype, "forward")
+    assert_close(backward(g, x), gx_expected, dtype, "backward from the input")
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_backward_agrees_with_finite_differences(approximate):
+    x = np.linspace(-5, 5, 41)
+    report = minicnn.gradcheck(lambda x: F.gelu(x, approximate), x,
+                               backward=lambda g, x: F.gelu_backward(g, x, approximate))
+    assert report.passed, str(report)
+
+
+def test_gelu_is_between_relu_and_the_identity_where_it_should_be():
+    """GELU(x) = x * P(Z <= x): near 0 for very negative x, near x for large x, 0 at 0."""
+    x = np.array([-10.0, 0.0, 10.0])
+    np.testing.assert_allclose(F.gelu(x), [0.0, 0.0, 10.0], atol=1e-20)
+    np.testing.assert_allclose(F.silu(x), x / (1 + np.exp(-x)))
+
+
+def test_gelu_refuses_an_unknown_approximation():
+    with pytest.raises(ValueError, match="gelu: approximate argument must be either none or "
+                                         "tanh, got 'erf'"):
+        F.gelu(np.ones(2), "erf")
+
+
 def test_kinks_follow_torch():
     x = np.array([-1.0, 0.0, 1.0])
     g = np.ones(3)
@@ -113,6 +155,11 @@ def test_inplace_variants_write_into_the_input(dtype):
     out = F.leaky_relu(x, 0.5, inplace=True)
     assert out is x, "leaky_relu(inplace=True) must return the input array"
     np.testing.assert_array_equal(x, [-1.0, 0.0, 3.0])
+    x = np.array([-2.0, 0.0, 3.0], dtype=dtype)
+    expected = F.silu(x.copy())
+    out = F.silu(x, inplace=True)
+    assert out is x, "silu(inplace=True) must return the input array"
+    np.testing.assert_array_equal(x, expected)
 
 
 @pytest.mark.parametrize(
@@ -123,6 +170,8 @@ def test_inplace_variants_write_into_the_input(dtype):
         lambda x, g: F.relu_backward(g, x), lambda x, g: F.leaky_relu_backward(g, x, 0.2),
         lambda x, g: F.sigmoid_backward(g, x), lambda x, g: F.tanh_backward(g, x),
         lambda x, g: F.softmax_backward(g, x, 1), lambda x, g: F.log_softmax_backward(g, x, 1),
+        lambda x, g: F.gelu(x), lambda x, g: F.gelu_backward(g, x, "tanh"),
+        lambda x, g: F.silu(x), lambda x, g: F.silu_backward(g, x),
     ],
 )
 def test_functions_leave_their_arguments_unchanged(call):

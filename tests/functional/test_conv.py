@@ -20,6 +20,9 @@ from minicnn.functional.conv import (
     pad2d,
     pad2d_backward,
 )
+from tests.helpers import assert_close
+from tests.helpers.strategies import conv_cases
+from tests.helpers.torch_ops import torch_conv2d
 
 SETTINGS = settings(max_examples=40, deadline=None)
 DTYPES = (np.float64, np.float32)
@@ -28,16 +31,6 @@ TORCH_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "repli
 
 
 # ---------------------------------------------------------------------------- helpers
-def assert_close(actual, expected, what: str) -> None:
-    """float64 to 1e-10, float32 to 1e-5, relative to the largest expected magnitude."""
-    expected = np.asarray(expected)
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    rtol = 1e-10 if actual.dtype == np.float64 else 1e-5
-    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
-
-
 def im2col_naive(x_padded, kernel_size, stride, dilation):
     """The definition of im2col, one element at a time."""
     (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
@@ -76,51 +69,6 @@ def unroll_cases(draw):
     return shape, kernel, stride, dilation, dtype, np.random.default_rng(seed)
 
 
-@st.composite
-def conv_cases(draw, dtypes=DTYPES):
-    """A torch.nn.functional.conv2d configuration and matching random arrays."""
-    groups = draw(st.sampled_from([1, 1, 2, 3]))
-    in_channels = groups * draw(st.integers(1, 2))  # per-group 1 with groups>1 is depthwise
-    out_channels = groups * draw(st.integers(1, 2))
-    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    padding = draw(st.one_of(
-        st.integers(0, 2),
-        st.tuples(st.integers(0, 2), st.integers(0, 2)),
-        st.sampled_from(["same", "valid"]),
-    ))
-    if padding == "same":
-        stride = (1, 1)
-    else:
-        stride = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
-    sides = conv2d_padding_sides(padding, kernel, dilation, stride)
-    extent = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    min_h = max(1, extent[0] - sides[0] - sides[1])
-    min_w = max(1, extent[1] - sides[2] - sides[3])
-    shape = (draw(st.integers(1, 3)), in_channels,
-             draw(st.integers(min_h, min_h + 5)), draw(st.integers(min_w, min_w + 5)))
-    dtype = draw(st.sampled_from(dtypes))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.standard_normal(shape).astype(dtype)
-    weight = rng.standard_normal((out_channels, in_channels // groups, *kernel)).astype(dtype)
-    bias = rng.standard_normal(out_channels).astype(dtype) if draw(st.booleans()) else None
-    options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    return x, weight, bias, options, rng
-
-
-def torch_conv2d(x, weight, bias, grad_output, options):
-    """Output and (input, weight, bias) gradients from torch autograd."""
-    xt = torch.tensor(x, requires_grad=True)
-    wt = torch.tensor(weight, requires_grad=True)
-    bt = None if bias is None else torch.tensor(bias, requires_grad=True)
-    out = F.conv2d(xt, wt, bt, **options)
-    if grad_output is None:
-        return out.detach().numpy(), None
-    out.backward(torch.tensor(grad_output))
-    grads = (xt.grad.numpy(), wt.grad.numpy(), None if bt is None else bt.grad.numpy())
-    return out.detach().numpy(), grads
-
-
 # ---------------------------------------------------------------------------- im2col / col2im
 @SETTINGS
 @given(unroll_cases())
@@ -140,7 +88,8 @@ def test_col2im_matches_naive_loop(case):
     cols_shape = im2col(np.zeros(shape, dtype), kernel, stride, dilation).shape
     cols = rng.standard_normal(cols_shape).astype(dtype)
     image = col2im(cols, shape, stride, dilation)
-    assert_close(image, col2im_naive(cols, shape, stride, dilation), "col2im vs naive scatter-add")
+    assert_close(image, col2im_naive(cols, shape, stride, dilation), dtype,
+                 "col2im vs naive scatter-add")
 
 
 @SETTINGS
@@ -193,7 +142,7 @@ def test_pad2d_and_its_backward_match_torch_pad(case):
     padded_t.backward(torch.tensor(grad_padded))
     grad_copy = grad_padded.copy()
     grad_x = pad2d_backward(grad_padded, sides, mode)
-    assert_close(grad_x, xt.grad.numpy(), f"pad2d_backward {mode}")
+    assert_close(grad_x, xt.grad.numpy(), x.dtype, f"pad2d_backward {mode}")
     np.testing.assert_array_equal(grad_padded, grad_copy, err_msg="grad_padded was modified")
 
 
@@ -233,15 +182,15 @@ def test_conv2d_and_its_backward_match_torch(case):
     expected_output, (grad_x_t, grad_w_t, grad_b_t) = torch_conv2d(
         x, weight, bias, grad_output, options
     )
-    assert_close(output, expected_output, f"conv2d output {options}")
-    assert_close(conv2d(x, weight, bias, **options), expected_output, "conv2d (no cols)")
+    assert_close(output, expected_output, x.dtype, f"conv2d output {options}")
+    assert_close(conv2d(x, weight, bias, **options), expected_output, x.dtype, "conv2d (no cols)")
 
     x_copy, grad_copy, cols_copy = x.copy(), grad_output.copy(), cols.copy()
     grad_x, grad_w, grad_b = conv2d_backward(grad_output, x, weight, cols=cols, **options)
-    assert_close(grad_x, grad_x_t, f"grad_input {options}")
-    assert_close(grad_w, grad_w_t, f"grad_weight {options}")
+    assert_close(grad_x, grad_x_t, x.dtype, f"grad_input {options}")
+    assert_close(grad_w, grad_w_t, x.dtype, f"grad_weight {options}")
     if bias is not None:
-        assert_close(grad_b, grad_b_t, f"grad_bias {options}")
+        assert_close(grad_b, grad_b_t, x.dtype, f"grad_bias {options}")
     for name, array, copy in (("x", x, x_copy), ("grad_output", grad_output, grad_copy),
                               ("cols", cols, cols_copy)):
         np.testing.assert_array_equal(array, copy, err_msg=f"conv2d_backward modified {name}")
@@ -263,7 +212,7 @@ def test_conv2d_accepts_unbatched_input_like_torch():
     rng = np.random.default_rng(0)
     x, weight, bias = rng.standard_normal((2, 5, 6)), rng.standard_normal((3, 2, 3, 2)), None
     expected = F.conv2d(torch.tensor(x), torch.tensor(weight), padding=1).numpy()
-    assert_close(conv2d(x, weight, bias, padding=1), expected, "unbatched conv2d")
+    assert_close(conv2d(x, weight, bias, padding=1), expected, x.dtype, "unbatched conv2d")
 
 
 @pytest.mark.parametrize(
@@ -284,6 +233,7 @@ def test_same_padding_puts_the_odd_element_after(kernel, dilation, expected):
 def test_conv2d_direct_twin_agrees_with_im2col_path(case):
     x, weight, bias, options, _ = case
     assert_close(conv2d(x, weight, bias, **options), conv2d_direct(x, weight, bias, **options),
+                 x.dtype,
                  f"im2col conv2d vs direct loops {options}")
 
 
@@ -318,7 +268,7 @@ def test_conv_backward_is_itself_a_convolution(case):
     grad_w_by_conv = conv2d(x_padded.transpose(1, 0, 2, 3), dy.transpose(1, 0, 2, 3),
                             stride=dilation, dilation=stride)
     grad_w_by_conv = grad_w_by_conv[:, :, :kh, :kw].transpose(1, 0, 2, 3)
-    assert_close(grad_w, grad_w_by_conv, "grad_weight as conv(x_padded', dy')'")
+    assert_close(grad_w, grad_w_by_conv, x.dtype, "grad_weight as conv(x_padded', dy')'")
 
     # Input gradient: the flipped kernel, in/out channels swapped, over the dilated dy.
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
@@ -327,7 +277,7 @@ def test_conv_backward_is_itself_a_convolution(case):
     grad_x_padded = np.zeros_like(x_padded)
     grad_x_padded[:, :, : full.shape[2], : full.shape[3]] = full  # rows no window reached: 0
     grad_x_by_conv = grad_x_padded[:, :, top : top + x.shape[2], left : left + x.shape[3]]
-    assert_close(grad_x, grad_x_by_conv, "grad_input as a transposed convolution")
+    assert_close(grad_x, grad_x_by_conv, x.dtype, "grad_input as a transposed convolution")
 
 
 # ---------------------------------------------------------------------------- dtypes and errors

@@ -19,19 +19,13 @@ from minicnn.functional.loss import (
     nll_loss,
     nll_loss_backward,
 )
+from tests.helpers import ATOL, assert_close
 
 REDUCTIONS = ("mean", "sum", "none")
 DTYPES = (np.float64, np.float32)
 
 
 # ---------------------------------------------------------------------------- helpers
-def assert_close(actual, expected, dtype, what: str) -> None:
-    """float64 to 1e-10 relative, float32 to 1e-5; NaN must match NaN."""
-    rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (1e-5, 1e-6)
-    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), rtol=rtol, atol=atol,
-                               err_msg=f"{what} differs from torch")
-
-
 def assert_dtype(value, dtype, what: str) -> None:
     assert np.asarray(value).dtype == dtype, (
         f"{what}: expected dtype {np.dtype(dtype)}, got {np.asarray(value).dtype}")
@@ -110,8 +104,8 @@ def test_cross_entropy_class_indices_matches_torch(config, ignore_in_range, igno
     expected_loss, expected_grad = torch_value_and_grad(
         torch_F.cross_entropy, x, (target,), kwargs, grad_output)
 
-    assert_close(loss, expected_loss, dtype, "cross_entropy loss")
-    assert_close(grad, expected_grad, dtype, "cross_entropy input gradient")
+    assert_close(loss, expected_loss, dtype, "cross_entropy loss", atol=ATOL[dtype])
+    assert_close(grad, expected_grad, dtype, "cross_entropy input gradient", atol=ATOL[dtype])
     assert_dtype(loss, dtype, "cross_entropy loss")
     assert_dtype(grad, dtype, "cross_entropy gradient")
     assert grad.shape == x.shape
@@ -140,8 +134,10 @@ def test_cross_entropy_probability_targets_matches_torch(config, label_smoothing
     expected_loss, expected_grad = torch_value_and_grad(
         torch_F.cross_entropy, x, (target,), kwargs, grad_output)
 
-    assert_close(loss, expected_loss, dtype, "cross_entropy loss (probability targets)")
-    assert_close(grad, expected_grad, dtype, "cross_entropy gradient (probability targets)")
+    assert_close(loss, expected_loss, dtype, "cross_entropy loss (probability targets)",
+                 atol=ATOL[dtype])
+    assert_close(grad, expected_grad, dtype, "cross_entropy gradient (probability targets)",
+                 atol=ATOL[dtype])
     assert_dtype(loss, dtype, "cross_entropy loss")
     assert_dtype(grad, dtype, "cross_entropy gradient")
 
@@ -170,8 +166,10 @@ def test_cross_entropy_extreme_logits_are_finite_and_match_torch():
     expected_loss, expected_grad = torch_value_and_grad(
         torch_F.cross_entropy, x, (target,), {"reduction": "none"}, np.ones(2))
     assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
-    assert_close(loss, expected_loss, np.float64, "cross_entropy on extreme logits")
-    assert_close(grad, expected_grad, np.float64, "cross_entropy gradient on extreme logits")
+    assert_close(loss, expected_loss, np.float64, "cross_entropy on extreme logits",
+                 atol=ATOL[np.float64])
+    assert_close(grad, expected_grad, np.float64, "cross_entropy gradient on extreme logits",
+                 atol=ATOL[np.float64])
 
 
 def test_cross_entropy_does_not_modify_its_arguments():
@@ -208,8 +206,8 @@ def test_nll_loss_matches_torch(config, ignore_in_range, ignore_fraction):
     expected_loss, expected_grad = torch_value_and_grad(
         torch_F.nll_loss, x, (target,), kwargs, grad_output)
 
-    assert_close(loss, expected_loss, dtype, "nll_loss")
-    assert_close(grad, expected_grad, dtype, "nll_loss input gradient")
+    assert_close(loss, expected_loss, dtype, "nll_loss", atol=ATOL[dtype])
+    assert_close(grad, expected_grad, dtype, "nll_loss input gradient", atol=ATOL[dtype])
     assert_dtype(loss, dtype, "nll_loss loss")
     assert_dtype(grad, dtype, "nll_loss gradient")
 
@@ -239,8 +237,8 @@ def test_mse_loss_matches_torch(shape, reduction, dtype, seed):
     grad = mse_loss_backward(grad_output, x, target, reduction=reduction)
     expected_loss, expected_grad = torch_value_and_grad(
         torch_F.mse_loss, x, (target,), {"reduction": reduction}, grad_output)
-    assert_close(loss, expected_loss, dtype, "mse_loss")
-    assert_close(grad, expected_grad, dtype, "mse_loss input gradient")
+    assert_close(loss, expected_loss, dtype, "mse_loss", atol=ATOL[dtype])
+    assert_close(grad, expected_grad, dtype, "mse_loss input gradient", atol=ATOL[dtype])
     assert_dtype(loss, dtype, "mse_loss loss")
     assert_dtype(grad, dtype, "mse_loss gradient")
 
@@ -277,8 +275,9 @@ def test_binary_cross_entropy_with_logits_matches_torch(data, shape, reduction, 
     expected_loss, expected_grad = torch_value_and_grad(
         torch_F.binary_cross_entropy_with_logits, x, (target,), kwargs, grad_output)
 
-    assert_close(loss, expected_loss, dtype, "binary_cross_entropy_with_logits")
-    assert_close(grad, expected_grad, dtype, "binary_cross_entropy_with_logits gradient")
+    assert_close(loss, expected_loss, dtype, "binary_cross_entropy_with_logits", atol=ATOL[dtype])
+    assert_close(grad, expected_grad, dtype, "binary_cross_entropy_with_logits gradient",
+                 atol=ATOL[dtype])
     assert_dtype(loss, dtype, "binary_cross_entropy_with_logits loss")
     assert_dtype(grad, dtype, "binary_cross_entropy_with_logits gradient")
 
@@ -298,8 +297,8 @@ def test_binary_cross_entropy_with_logits_is_stable_at_extreme_logits(dtype, use
     assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad)), (loss, grad)
     expected_loss, expected_grad = torch_value_and_grad(
         torch_F.binary_cross_entropy_with_logits, x, (target,), kwargs, np.ones(6, dtype))
-    assert_close(loss, expected_loss, dtype, "bce with logits at +-100")
-    assert_close(grad, expected_grad, dtype, "bce with logits gradient at +-100")
+    assert_close(loss, expected_loss, dtype, "bce with logits at +-100", atol=ATOL[dtype])
+    assert_close(grad, expected_grad, dtype, "bce with logits gradient at +-100", atol=ATOL[dtype])
     # Confidently right costs ~0; confidently wrong at 100 costs ~100 (times pos_weight).
     assert loss[0] < 1e-30 and loss[1] < 1e-30
     assert loss[2] == pytest.approx(100.0 * (3.0 if use_pos_weight else 1.0), rel=1e-6)

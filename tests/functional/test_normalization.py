@@ -1,4 +1,4 @@
-"""batch_norm and batch_norm_backward against torch.nn.functional.batch_norm and autograd."""
+"""batch_norm and group_norm, and their backwards, against torch.nn.functional and autograd."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import minicnn
 from minicnn.functional.normalization import (
     batch_norm,
     batch_norm_backward,
@@ -19,27 +20,13 @@ from minicnn.functional.normalization import (
     batch_norm_grad_sums,
     batch_norm_statistics,
     combine_batch_statistics,
+    group_norm,
+    group_norm_backward,
+    group_norm_forward,
 )
+from tests.helpers import assert_close
 
-RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
 DTYPES = (np.float64, np.float32)
-
-
-def assert_close(actual: np.ndarray, expected, what: str, scale: float | None = None) -> None:
-    """Equal to ``expected`` within the dtype's relative tolerance times ``scale``.
-
-    ``scale`` defaults to the largest ``|expected|``. A result that is a small difference of
-    large terms (the training-mode input gradient) passes the terms' magnitude instead: its
-    rounding error is relative to them, not to the small result.
-    """
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, not {expected.dtype}"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, not {expected.shape}"
-    rtol = RTOL[actual.dtype]
-    if scale is None:
-        scale = float(np.abs(expected).max(initial=0.0))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-30),
-                               err_msg=what)
 
 
 @st.composite
@@ -97,11 +84,13 @@ def test_forward_backward_and_running_stats_match_torch(case):
     output, x_hat, inv_std = batch_norm_forward(
         x, running_mean, running_var, weight, bias, training, case["momentum"], case["eps"]
     )
-    assert_close(output, expected, "output")
+    assert_close(output, expected, dtype, "output", relative_to="tensor", atol=0.0)
     assert x_hat.dtype == dtype and inv_std.dtype == dtype and inv_std.shape == (channels,)
     if running_mean is not None:
-        assert_close(running_mean, running_mean_t, "running_mean after the call")
-        assert_close(running_var, running_var_t, "running_var after the call")
+        assert_close(running_mean, running_mean_t, dtype, "running_mean after the call",
+                     relative_to="tensor", atol=0.0)
+        assert_close(running_var, running_var_t, dtype, "running_var after the call",
+                     relative_to="tensor", atol=0.0)
 
     grad_input, grad_weight, grad_bias = batch_norm_backward(
         grad_output, x_hat, inv_std, weight, training
@@ -110,9 +99,9 @@ def test_forward_backward_and_running_stats_match_torch(case):
     # almost nothing (two values per channel give x_hat = +-1 nearly exactly).
     terms_scale = float(np.abs(weight_t.detach().numpy() * inv_std).max()
                         * np.abs(grad_output).max() * (1 + np.abs(x_hat).max()))
-    assert_close(grad_input, x_t.grad, "grad_input", scale=terms_scale)
-    assert_close(grad_weight, weight_t.grad, "grad_weight")
-    assert_close(grad_bias, bias_t.grad, "grad_bias")
+    assert_close(grad_input, x_t.grad, dtype, "grad_input", scale=terms_scale)
+    assert_close(grad_weight, weight_t.grad, dtype, "grad_weight", relative_to="tensor", atol=0.0)
+    assert_close(grad_bias, bias_t.grad, dtype, "grad_bias", relative_to="tensor", atol=0.0)
     np.testing.assert_array_equal(x, x_before, err_msg="the input was modified")
     np.testing.assert_array_equal(grad_output, grad_output_before,
                                   err_msg="grad_output was modified")
@@ -167,7 +156,7 @@ def test_compact_training_backward_equals_the_staged_chain_rule(ndim, batch, cha
     staged = staged_training_backward(grad_output, x, weight, eps=1e-3)
     for name, actual, expected in zip(("grad_input", "grad_weight", "grad_bias"), compact,
                                       staged):
-        assert_close(actual, expected, name)
+        assert_close(actual, expected, np.float64, name, relative_to="tensor", atol=0.0)
 
 
 def test_training_updates_the_given_running_stats_in_place_with_the_unbiased_variance():
@@ -257,3 +246,119 @@ def test_backward_from_local_sums_is_the_training_backward():
     sums = batch_norm_grad_sums(grad, x_hat)
     np.testing.assert_array_equal(
         batch_norm_backward_from_sums(grad, x_hat, inv_std, weight, *sums, 16), expected)
+
+
+# ---------------------------------------------------------------------------- group norm
+@st.composite
+def group_norm_cases(draw):
+    """An (N, C, *) shape with C a multiple of num_groups (two values per group at least),
+    its dtype, and every option."""
+    num_groups = draw(st.integers(1, 4))
+    channels = num_groups * draw(st.integers(1, 3))
+    spatial = draw(st.lists(st.integers(1, 4), min_size=0, max_size=2))
+    if channels // num_groups * int(np.prod(spatial)) < 2:
+        spatial.append(2)
+    return {
+        "num_groups": num_groups,
+        "shape": (draw(st.integers(1, 3)), channels, *spatial),
+        "dtype": draw(st.sampled_from(DTYPES)),
+        "with_weight": draw(st.booleans()),
+        "with_bias": draw(st.booleans()),
+        "eps": draw(st.sampled_from((1e-5, 1e-3, 0.5))),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(group_norm_cases())
+def test_group_norm_forward_and_backward_match_torch(case):
+    rng = np.random.default_rng(case["seed"])
+    dtype, shape, groups = case["dtype"], case["shape"], case["num_groups"]
+    channels = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(dtype)
+    weight = rng.uniform(0.5, 1.5, channels).astype(dtype) if case["with_weight"] else None
+    bias = rng.standard_normal(channels).astype(dtype) if case["with_bias"] else None
+    grad_output = rng.standard_normal(shape).astype(dtype)
+    x_before, grad_output_before = x.copy(), grad_output.copy()
+    # torch always gets a weight and a bias, as in the batch-norm test above.
+    x_t = torch.tensor(x, requires_grad=True)
+    weight_t = torch.tensor(np.ones(channels, dtype) if weight is None else weight,
+                            requires_grad=True)
+    bias_t = torch.tensor(np.zeros(channels, dtype) if bias is None else bias,
+                          requires_grad=True)
+    expected = F.group_norm(x_t, groups, weight_t, bias_t, case["eps"])
+    expected.backward(torch.tensor(grad_output))
+
+    output, x_hat, inv_std = group_norm_forward(x, groups, weight, bias, case["eps"])
+    assert_close(output, expected, dtype, "output")
+    assert_close(group_norm(x, groups, weight, bias, case["eps"]), expected, dtype, "group_norm")
+    assert x_hat.dtype == inv_std.dtype == dtype and inv_std.shape == (shape[0], groups)
+    grad_input, grad_weight, grad_bias = group_norm_backward(grad_output, x_hat, inv_std,
+                                                             groups, weight)
+    # As batch norm's: g * weight minus its group mean and its projection on x_hat can cancel.
+    terms_scale = float(np.abs(weight_t.detach().numpy()).max() * inv_std.max()
+                        * np.abs(grad_output).max() * (1 + np.abs(x_hat).max()))
+    assert_close(grad_input, x_t.grad, dtype, "grad_input", scale=terms_scale)
+    # Sums over the batch and positions can cancel too: scale by the sum of magnitudes.
+    sum_scale = float(np.abs(grad_output).sum(axis=(0, *range(2, len(shape)))).max()
+                      * (1 + np.abs(x_hat).max()))
+    assert_close(grad_weight, weight_t.grad, dtype, "grad_weight", scale=sum_scale)
+    assert_close(grad_bias, bias_t.grad, dtype, "grad_bias", scale=sum_scale)
+    np.testing.assert_array_equal(x, x_before, err_msg="the input was modified")
+    np.testing.assert_array_equal(grad_output, grad_output_before,
+                                  err_msg="grad_output was modified")
+
+
+@pytest.mark.parametrize("num_groups", [1, 2, 4])
+def test_group_norm_backward_agrees_with_finite_differences(num_groups):
+    rng = np.random.default_rng(num_groups)
+    x, weight, bias = rng.standard_normal((2, 4, 3)), rng.uniform(0.5, 1.5, 4), \
+        rng.standard_normal(4)
+
+    def backward(grad_output, x, weight, bias):
+        _, x_hat, inv_std = group_norm_forward(x, num_groups, weight, bias, 1e-3)
+        return group_norm_backward(grad_output, x_hat, inv_std, num_groups, weight)
+
+    report = minicnn.gradcheck(lambda x, weight, bias: group_norm(x, num_groups, weight, bias,
+                                                                  1e-3),
+                               x, weight, bias, backward=backward)
+    assert report.passed, str(report)
+
+
+def test_group_norm_with_one_group_per_channel_is_batch_norm_of_each_sample():
+    """G = C takes each sample's channel on its own: batch norm of a batch of one, per sample."""
+    x = np.random.default_rng(0).standard_normal((3, 4, 5))
+    expected = np.concatenate([batch_norm(sample[None], None, None, training=True)
+                               for sample in x])
+    assert_close(group_norm(x, 4), expected, np.float64,
+                 "GroupNorm(C, C) vs per-sample batch norm")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"x": [[1.0, 2.0]]}, TypeError, "expected a numpy.ndarray input"),
+        ({"x": np.zeros((2, 4), np.int64)}, TypeError, "float32 or float64 input"),
+        ({"x": np.zeros(4)}, ValueError, "at least 2 dimensions"),
+        ({"num_groups": 3}, ValueError,
+         r"Expected number of channels in input to be divisible by num_groups, but got input "
+         r"of shape \(2, 4\) and num_groups=3"),
+        ({"num_groups": 0}, ValueError, "num_groups must be a positive integer"),
+        ({"weight": np.ones(3)}, ValueError, r"weight of shape \(4,\)"),
+        ({"bias": np.ones(4, np.float32)}, TypeError, "bias has dtype float32"),
+        ({"eps": 0.0}, ValueError, "eps must be a positive number"),
+    ],
+)
+def test_group_norm_bad_arguments_raise_sentences(kwargs, error, message):
+    arguments = {"x": np.zeros((2, 4)), "num_groups": 2}
+    arguments.update(kwargs)
+    with pytest.raises(error, match=f"group_norm: .*{message}"):
+        group_norm(**arguments)
+
+
+def test_group_norm_of_an_empty_batch_is_empty():
+    output, x_hat, inv_std = group_norm_forward(np.zeros((0, 4, 3)), 2)
+    assert output.shape == (0, 4, 3) and inv_std.shape == (0, 2)
+    grad_input, grad_weight, _ = group_norm_backward(np.zeros((0, 4, 3)), x_hat, inv_std, 2)
+    assert grad_input.shape == (0, 4, 3)
+    np.testing.assert_array_equal(grad_weight, np.zeros(4))

@@ -10,23 +10,12 @@ from torch.optim.sgd import sgd as torch_sgd
 
 from minicnn.functional.optim import sgd_update
 from tests.helpers import assert_close
-
-
-@st.composite
-def sgd_options(draw) -> dict:
-    nesterov = draw(st.booleans())
-    momentum = draw(st.one_of(st.just(0.0), st.floats(0.05, 0.99)))
-    return {
-        "lr": draw(st.floats(1e-4, 0.5)),
-        "momentum": max(momentum, 0.5) if nesterov else momentum,
-        "dampening": 0.0 if nesterov else draw(st.one_of(st.just(0.0), st.floats(0.0, 0.9))),
-        "weight_decay": draw(st.one_of(st.just(0.0), st.floats(1e-4, 0.1))),
-        "nesterov": nesterov,
-    }
+from tests.helpers.strategies import sgd_options
 
 
 @settings(max_examples=60, deadline=None)
-@given(options=sgd_options(), shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+@given(options=sgd_options(maximize=False), shape=st.lists(st.integers(1, 5), min_size=1,
+                                                           max_size=3),
        dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**16))
 def test_sgd_update_matches_torch_functional_sgd_over_steps(options, shape, dtype, seed):
     rng = np.random.default_rng(seed)

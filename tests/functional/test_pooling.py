@@ -6,89 +6,18 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as torch_F
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minicnn.functional._shapes import pool_output_size
 from minicnn.functional.pooling import (
     avg_pool2d,
     avg_pool2d_backward,
     max_pool2d,
     max_pool2d_backward,
 )
-
-# ---------------------------------------------------------------------- shared helpers
-# (tests/nn/test_pooling.py imports these; they can move to a shared helpers module.)
-
-TOLERANCES = {np.float64: {"rtol": 1e-10, "atol": 1e-12}, np.float32: {"rtol": 1e-5, "atol": 1e-6}}
-
-
-def _int_or_pair(values: tuple[int, int]):
-    """Pass equal pairs as a plain int sometimes, so both spellings are exercised."""
-    return values[0] if values[0] == values[1] else values
-
-
-def every_window_reads_input(size, kernel, stride, padding, dilation, ceil_mode) -> bool:
-    """Whether every window along one axis holds at least one real input element."""
-    out = pool_output_size(size, kernel, stride, padding, dilation, ceil_mode)
-    taps = (np.arange(out) * stride - padding)[:, None] + dilation * np.arange(kernel)
-    return bool(((taps >= 0) & (taps < size)).any(axis=1).all())
-
-
-@st.composite
-def pool_configs(draw, with_dilation: bool = True) -> dict:
-    """A pooling configuration PyTorch accepts, and an input shape giving an output >= 1.
-
-    Kernels up to 4, strides up to 5 (so above, equal to and below the kernel: gaps between
-    windows, tiling, and overlapping windows) or ``None``, padding up to half the kernel,
-    dilation up to 3, ceil_mode either way, non-square everything, and input sizes from the
-    smallest legal one up, odd and even, so ``ceil_mode`` windows often overhang the edge.
-    """
-    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3))) if with_dilation else (1, 1)
-    padding = (draw(st.integers(0, kernel[0] // 2)), draw(st.integers(0, kernel[1] // 2)))
-    stride = draw(st.none() | st.tuples(st.integers(1, 5), st.integers(1, 5)))
-    ceil_mode = draw(st.booleans())
-    sizes = []
-    for k, s, d, p in zip(kernel, stride or kernel, dilation, padding):
-        smallest = max(1, d * (k - 1) + 1 - 2 * p)
-        size = draw(st.integers(smallest, smallest + 8))
-        # Windows of padding alone (a dilated window stepping over a tiny input) are tested
-        # on their own: torch's backward writes out of bounds for them.
-        assume(every_window_reads_input(size, k, s, p, d, ceil_mode))
-        sizes.append(size)
-    config = {
-        "shape": (draw(st.integers(1, 3)), draw(st.integers(1, 3)), *sizes),
-        "kernel_size": _int_or_pair(kernel),
-        "stride": None if stride is None else _int_or_pair(stride),
-        "padding": _int_or_pair(padding),
-        "ceil_mode": ceil_mode,
-    }
-    if with_dilation:
-        config["dilation"] = _int_or_pair(dilation)
-    return config
-
-
-def split_shape(config: dict) -> tuple[tuple[int, ...], dict]:
-    """``(input shape, keyword arguments for the pooling function)``."""
-    kwargs = dict(config)
-    return kwargs.pop("shape"), kwargs
-
-
-def torch_pool(function, x: np.ndarray, grad_output_seed: int, **kwargs):
-    """Run a torch pooling function and its autograd; returns (output, extras, grad_output, dx).
-
-    ``extras`` is the indices for max pooling with ``return_indices``, else ``None``.
-    """
-    x_torch = torch.tensor(x, requires_grad=True)
-    result = function(x_torch, **kwargs)
-    output, extras = result if isinstance(result, tuple) else (result, None)
-    rng = np.random.default_rng(grad_output_seed)
-    grad_output = rng.standard_normal(output.shape).astype(x.dtype)
-    output.backward(torch.tensor(grad_output))
-    extras = None if extras is None else extras.numpy()
-    return output.detach().numpy(), extras, grad_output, x_torch.grad.numpy()
-
+from tests.helpers import ATOL, assert_close
+from tests.helpers.strategies import pool_configs, split_shape
+from tests.helpers.torch_ops import torch_pool
 
 dtypes = st.sampled_from([np.float64, np.float32])
 
@@ -109,7 +38,7 @@ def test_max_pool2d_matches_torch(config, dtype, seed):
     assert output.dtype == dtype and grad_input.dtype == dtype, "dtype must be kept"
     np.testing.assert_array_equal(output, expected, err_msg="max is exact: outputs must match")
     np.testing.assert_array_equal(indices, expected_indices, err_msg="argmax differs from torch")
-    np.testing.assert_allclose(grad_input, expected_grad, **TOLERANCES[dtype])
+    assert_close(grad_input, expected_grad, dtype, "input gradient vs torch", atol=ATOL[dtype])
 
 
 @settings(max_examples=50, deadline=None)
@@ -216,8 +145,8 @@ def test_avg_pool2d_matches_torch(config, count_include_pad, divisor_override, d
     grad_input = avg_pool2d_backward(grad_output, x.shape, **kwargs)
 
     assert output.dtype == dtype and grad_input.dtype == dtype, "dtype must be kept"
-    np.testing.assert_allclose(output, expected, **TOLERANCES[dtype])
-    np.testing.assert_allclose(grad_input, expected_grad, **TOLERANCES[dtype])
+    assert_close(output, expected, dtype, "output vs torch", atol=ATOL[dtype])
+    assert_close(grad_input, expected_grad, dtype, "input gradient vs torch", atol=ATOL[dtype])
 
 
 @pytest.mark.parametrize("count_include_pad", [True, False])

@@ -11,7 +11,9 @@ from minicnn.functional import conv as reference
 from minicnn.kernels import conv as kernels
 from minicnn.kernels import use_kernels
 from minicnn.nn.conv import Conv2d
-from tests.functional.test_conv import assert_close, conv_cases, torch_conv2d
+from tests.helpers import assert_close
+from tests.helpers.strategies import conv_cases
+from tests.helpers.torch_ops import torch_conv2d
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -32,21 +34,22 @@ def gradients_of_every_implementation(case, chunked: bool = False, monkeypatch=N
     return (out_ref, *grads_ref), (out_fast, *grads_fast), (out_torch, *grads_torch)
 
 
-def assert_all_close(actual, expected, has_bias: bool, what: str) -> None:
+def assert_all_close(actual, expected, case, what: str) -> None:
+    """``(output, grad_input, grad_weight, grad_bias)`` alike, in the dtype of ``case``'s input
+    (no bias gradient when ``case`` has no bias)."""
     names = ("output", "grad_input", "grad_weight", "grad_bias")
     for name, got, want in zip(names, actual, expected):
-        if name == "grad_bias" and not has_bias:
+        if name == "grad_bias" and case[2] is None:
             continue
-        assert_close(got, want, f"{what}: {name}")
+        assert_close(got, want, case[0].dtype, f"{what}: {name}")
 
 
 @SETTINGS
 @given(conv_cases())
 def test_conv2d_matches_reference_and_torch(case):
     ref, fast, from_torch = gradients_of_every_implementation(case)
-    has_bias = case[2] is not None
-    assert_all_close(fast, ref, has_bias, "kernels vs reference")
-    assert_all_close(fast, from_torch, has_bias, "kernels vs torch")
+    assert_all_close(fast, ref, case, "kernels vs reference")
+    assert_all_close(fast, from_torch, case, "kernels vs torch")
 
 
 @settings(max_examples=20, deadline=None)
@@ -54,7 +57,7 @@ def test_conv2d_matches_reference_and_torch(case):
 def test_chunked_batch_gives_the_same_result(case):
     with pytest.MonkeyPatch.context() as monkeypatch:
         ref, fast, _ = gradients_of_every_implementation(case, True, monkeypatch)
-    assert_all_close(fast, ref, case[2] is not None, "chunked kernels vs reference")
+    assert_all_close(fast, ref, case, "chunked kernels vs reference")
 
 
 @settings(max_examples=20, deadline=None)
@@ -68,8 +71,8 @@ def test_skipping_the_input_gradient_keeps_the_parameter_gradients(case):
     skipped = kernels.conv2d_backward(grad_output, x, weight, **options, cols=cols,
                                       input_grad=False)
     assert skipped[0] is None, "input_grad=False must return None for the input gradient"
-    assert_close(skipped[1], grad_weight, "grad_weight without the input gradient")
-    assert_close(skipped[2], grad_bias, "grad_bias without the input gradient")
+    assert_close(skipped[1], grad_weight, x.dtype, "grad_weight without the input gradient")
+    assert_close(skipped[2], grad_bias, x.dtype, "grad_bias without the input gradient")
 
 
 def test_unbatched_input_and_float32_stays_float32():
@@ -78,7 +81,7 @@ def test_unbatched_input_and_float32_stays_float32():
     weight = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
     out = kernels.conv2d(x, weight, None, padding=1)
     assert out.dtype == np.float32 and out.shape == (3, 7, 6)
-    assert_close(out, reference.conv2d(x, weight, None, padding=1), "unbatched conv2d")
+    assert_close(out, reference.conv2d(x, weight, None, padding=1), np.float32, "unbatched conv2d")
 
 
 def test_errors_are_the_reference_errors():
@@ -148,11 +151,11 @@ def test_first_layer_skips_its_input_gradient(dtype, padding_mode):
             layer = Conv2d(2, 4, 3, padding=1, padding_mode=padding_mode, dtype=dtype)
             layer.load_state_dict(torch_layer.state_dict())
             layer.needs_input_grad = False
-            assert_close(layer(x), out.detach().numpy(), f"forward (kernels={enabled})")
+            assert_close(layer(x), out.detach().numpy(), dtype, f"forward (kernels={enabled})")
             assert layer.backward(grad_output) is None, "the skipped input gradient is None"
-            assert_close(layer.weight.grad, torch_layer.weight.grad.numpy(),
+            assert_close(layer.weight.grad, torch_layer.weight.grad.numpy(), dtype,
                          f"weight gradient (kernels={enabled})")
-            assert_close(layer.bias.grad, torch_layer.bias.grad.numpy(),
+            assert_close(layer.bias.grad, torch_layer.bias.grad.numpy(), dtype,
                          f"bias gradient (kernels={enabled})")
 
 
@@ -171,8 +174,8 @@ def test_layer_backward_uses_the_implementation_its_forward_used():
         with use_kernels(not forward_enabled):
             results.append((layer.backward(grad_output), layer.weight.grad))
     (input_a, weight_a), (input_b, weight_b) = results
-    assert_close(input_a, input_b, "grad_input across the switch")
-    assert_close(weight_a, weight_b, "grad_weight across the switch")
+    assert_close(input_a, input_b, np.float64, "grad_input across the switch")
+    assert_close(weight_a, weight_b, np.float64, "grad_weight across the switch")
 
 
 @settings(max_examples=20, deadline=None)
@@ -184,7 +187,7 @@ def test_products_split_over_threads_give_the_same_result(case):
         monkeypatch.setattr(kernels, "COLUMN_BUDGET_BYTES", 1)
         monkeypatch.setattr(kernels, "get_num_threads", lambda: 3)
         ref, fast, _ = gradients_of_every_implementation(case)
-    assert_all_close(fast, ref, case[2] is not None, "split products vs reference")
+    assert_all_close(fast, ref, case, "split products vs reference")
 
 
 def run_forward_backward(case):
@@ -236,7 +239,7 @@ def test_padded_row_layout_equals_the_plain_layout(case):
     for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"),
                                padded, plain_results):
         if want is not None:
-            assert_close(got, want, f"padded-row vs plain layout: {name}")
+            assert_close(got, want, case[0].dtype, f"padded-row vs plain layout: {name}")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -263,4 +266,4 @@ def test_non_finite_input_takes_the_plain_layout_and_matches_the_reference(dtype
         np.testing.assert_array_equal(np.isposinf(actual), np.isposinf(want),
                                       err_msg=f"{name}: +inf where the reference has +inf")
         finite = np.isfinite(want)
-        assert_close(actual[finite], want[finite], f"{name} ({bad} in the input)")
+        assert_close(actual[finite], want[finite], dtype, f"{name} ({bad} in the input)")

@@ -18,10 +18,10 @@ from minicnn.nn.flatten import Flatten
 from minicnn.nn.fused import ConvReLUMaxPool, LinearReLU
 from minicnn.nn.linear import Linear
 from minicnn.nn.pooling import MaxPool2d
-from tests.functional.test_conv import assert_close
+from tests.helpers import assert_close
+from tests.helpers.twins import TORCH_DTYPES
 
 SETTINGS = settings(max_examples=40, deadline=None)
-TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
 
 
 @st.composite
@@ -73,10 +73,11 @@ def run_torch(model, x, grad_output):
 
 
 def assert_runs_equal(actual, expected, what):
-    assert_close(actual[0], expected[0], f"{what}: output")
-    assert_close(actual[1], expected[1], f"{what}: input gradient")
+    dtype = expected[0].dtype  # each run is in its input's dtype
+    assert_close(actual[0], expected[0], dtype, f"{what}: output")
+    assert_close(actual[1], expected[1], dtype, f"{what}: input gradient")
     for index, (got, want) in enumerate(zip(actual[2], expected[2])):
-        assert_close(got, want, f"{what}: gradient of parameter {index}")
+        assert_close(got, want, dtype, f"{what}: gradient of parameter {index}")
 
 
 def fused_and_unfused(model, x, grad_output):
@@ -93,7 +94,7 @@ def fused_and_unfused(model, x, grad_output):
 def test_conv_relu_maxpool_fused_equals_unfused_and_torch(case):
     conv, shape, dtype, values, seed = case
     rng = np.random.default_rng(seed)
-    torch_model = torch.nn.Sequential(torch.nn.Conv2d(**conv, dtype=TORCH_DTYPE[dtype]),
+    torch_model = torch.nn.Sequential(torch.nn.Conv2d(**conv, dtype=TORCH_DTYPES[dtype]),
                                       torch.nn.ReLU(), torch.nn.MaxPool2d(2))
     model = Sequential(Conv2d(**conv, dtype=dtype), ReLU(), MaxPool2d(2))
     model.load_state_dict(torch_model.state_dict())
@@ -134,7 +135,7 @@ def test_linear_relu_fused_equals_unfused_and_torch(batch, in_features, out_feat
                                                      dtype, seed):
     rng = np.random.default_rng(seed)
     torch_model = torch.nn.Sequential(
-        torch.nn.Linear(in_features, out_features, bias=bias, dtype=TORCH_DTYPE[dtype]),
+        torch.nn.Linear(in_features, out_features, bias=bias, dtype=TORCH_DTYPES[dtype]),
         torch.nn.ReLU())
     model = Sequential(Linear(in_features, out_features, bias=bias, dtype=dtype), ReLU())
     model.load_state_dict(torch_model.state_dict())
@@ -182,7 +183,8 @@ def test_a_hook_on_any_child_turns_fusion_off_and_fires(hook_on):
         grad_input = model.backward(np.ones_like(output))
     with use_kernels(False):
         expected_output = model[:hook_on + 1](x)
-    assert_close(seen["forward"], expected_output, "the hook saw its layer's own output")
+    assert_close(seen["forward"], expected_output, np.float64,
+                 "the hook saw its layer's own output")
     assert seen["backward"][0] is not None, "the backward hook fired with a gradient"
     assert grad_input.shape == x.shape
 

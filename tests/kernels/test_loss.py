@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from minicnn.functional import loss as reference
 from minicnn.kernels import loss as kernels
-from tests.functional.test_conv import assert_close
+from tests.helpers import assert_close
 
 
 @settings(max_examples=40, deadline=None)
@@ -35,13 +35,13 @@ def test_cross_entropy_matches_reference_and_torch(samples, classes, reduction, 
                    else rng.standard_normal(samples).astype(dtype))
     loss_torch.backward(torch.tensor(grad_output))
     assert np.asarray(loss).dtype == dtype, "float32 in must give a float32 loss"
-    assert_close(np.asarray(loss), np.asarray(loss_ref), "loss vs reference")
-    assert_close(np.asarray(loss), loss_torch.detach().numpy(), "loss vs torch")
+    assert_close(np.asarray(loss), np.asarray(loss_ref), dtype, "loss vs reference")
+    assert_close(np.asarray(loss), loss_torch.detach().numpy(), dtype, "loss vs torch")
     grad = kernels._cross_entropy_backward("cross_entropy", grad_output, logits, target, *args)
     grad_ref = reference._cross_entropy_backward("cross_entropy", grad_output, logits, target,
                                                  *args)
-    assert_close(grad, grad_ref, "input gradient vs reference")
-    assert_close(grad, logits_torch.grad.numpy(), "input gradient vs torch")
+    assert_close(grad, grad_ref, dtype, "input gradient vs reference")
+    assert_close(grad, logits_torch.grad.numpy(), dtype, "input gradient vs torch")
 
 
 @pytest.mark.parametrize("options", [

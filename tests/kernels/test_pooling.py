@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from minicnn.functional import pooling as reference
 from minicnn.kernels import pooling as kernels
-from tests.functional.test_conv import assert_close
-from tests.functional.test_pooling import pool_configs, split_shape, torch_pool
+from tests.helpers import assert_close
+from tests.helpers.strategies import pool_configs, split_shape
+from tests.helpers.torch_ops import torch_pool
 
 SETTINGS = settings(max_examples=40, deadline=None)
 dtypes = st.sampled_from([np.float64, np.float32])
@@ -41,10 +42,10 @@ def test_max_pool2d_matches_reference_and_torch_with_ties(config, dtype, seed, v
     np.testing.assert_array_equal(indices_fast, indices_torch,
                                   err_msg="argmax indices vs torch (first maximum on ties)")
     np.testing.assert_array_equal(indices_fast, indices_ref, err_msg="indices vs reference")
-    assert_close(out_fast, out_torch, "max_pool2d output vs torch")
+    assert_close(out_fast, out_torch, dtype, "max_pool2d output vs torch")
     grad_fast = kernels.max_pool2d_backward(grad_output, indices_fast, x.shape)
-    assert_close(grad_fast, grad_torch, "max_pool2d input gradient vs torch")
-    assert_close(grad_fast, reference.max_pool2d_backward(grad_output, indices_ref, x.shape),
+    assert_close(grad_fast, grad_torch, dtype, "max_pool2d input gradient vs torch")
+    assert_close(grad_fast, reference.max_pool2d_backward(grad_output, indices_ref, x.shape), dtype,
                  "max_pool2d input gradient vs reference")
 
 
@@ -59,11 +60,12 @@ def test_avg_pool2d_matches_reference_and_torch(config, count_include_pad, divis
     x = draw_input(shape, dtype, "normal", seed)
     out_torch, _, grad_output, grad_torch = torch_pool(F.avg_pool2d, x, seed + 1, **kwargs)
     out_fast = kernels.avg_pool2d(x, **kwargs)
-    assert_close(out_fast, out_torch, "avg_pool2d output vs torch")
-    assert_close(out_fast, reference.avg_pool2d(x, **kwargs), "avg_pool2d output vs reference")
+    assert_close(out_fast, out_torch, dtype, "avg_pool2d output vs torch")
+    assert_close(out_fast, reference.avg_pool2d(x, **kwargs), dtype,
+                 "avg_pool2d output vs reference")
     grad_fast = kernels.avg_pool2d_backward(grad_output, x.shape, **kwargs)
-    assert_close(grad_fast, grad_torch, "avg_pool2d input gradient vs torch")
-    assert_close(grad_fast, reference.avg_pool2d_backward(grad_output, x.shape, **kwargs),
+    assert_close(grad_fast, grad_torch, dtype, "avg_pool2d input gradient vs torch")
+    assert_close(grad_fast, reference.avg_pool2d_backward(grad_output, x.shape, **kwargs), dtype,
                  "avg_pool2d input gradient vs reference")
 
 

@@ -10,8 +10,6 @@ the same loss curve as PyTorch (float64 to 1e-9, float32 to 1e-4).
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 import torch
@@ -23,142 +21,17 @@ from minicnn.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from minicnn.models import MODEL_NAMES, LeNet5, SeedNet, build_model
 from minicnn.nn.loss import CrossEntropyLoss
 from minicnn.optim import SGD
+from tests.helpers import assert_close
+from tests.helpers.twins import (
+    TWINS,
+    TorchLeNet5,
+    max_pool_routes_are_fragile,
+    minicnn_step,
+    torch_step,
+    twin_pair,
+)
 
-TOLERANCES = {np.float64: (1e-10, 1e-12), np.float32: (1e-5, 1e-6)}  # (rtol, atol)
-TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-
-
-# --------------------------------------------------------------------------- torch twins
-class TorchLeNet5(torch.nn.Module):
-    """The torch twin of ``minicnn.models.LeNet5`` (both variants)."""
-
-    def __init__(self, num_classes: int = 10, variant: str = "modern"):
-        super().__init__()
-        nn = torch.nn
-        activation = nn.ReLU if variant == "modern" else nn.Tanh
-        pool = nn.MaxPool2d if variant == "modern" else nn.AvgPool2d
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5, padding=2), activation(), pool(2),
-            nn.Conv2d(6, 16, kernel_size=5), activation(), pool(2),
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(16 * 5 * 5, 120), activation(),
-            nn.Linear(120, 84), activation(),
-            nn.Linear(84, num_classes),
-        )
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
-
-
-# The class name is part of repr(model): the twin prints as "LeNet5(...)" like ours.
-TorchLeNet5.__name__ = "LeNet5"
-
-
-class TorchSeedNet(torch.nn.Module):
-    """The torch twin of ``minicnn.models.SeedNet``."""
-
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, channels: int = 12):
-        super().__init__()
-        nn = torch.nn
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, channels, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(channels * 16 * 16, num_classes))
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
-
-
-TorchSeedNet.__name__ = "SeedNet"
-
-# (id, minicnn constructor, torch constructor, input shape of one sample)
-TWINS = {
-    "lenet5": (lambda: LeNet5(), lambda: TorchLeNet5(), (1, 28, 28)),
-    "lenet5-original": (lambda: LeNet5(variant="original"),
-                        lambda: TorchLeNet5(variant="original"), (1, 28, 28)),
-    "seednet": (lambda: SeedNet(), lambda: TorchSeedNet(), (3, 32, 32)),
-}
-
-
-# --------------------------------------------------------------------------- helpers
-def assert_close(name: str, actual, expected, dtype, tolerances=None) -> None:
-    """``max |actual - expected| <= atol + rtol * max |expected|``, with a readable message."""
-    rtol, atol = tolerances or TOLERANCES[dtype]
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, f"{name}: shape {actual.shape} != {expected.shape}"
-    assert actual.dtype == dtype, f"{name}: minicnn gave {actual.dtype}, expected {dtype}"
-    error = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64))))
-    scale = float(np.max(np.abs(expected)))
-    assert error <= atol + rtol * scale, (
-        f"{name}: max abs error {error:.3e}, relative {error / scale:.3e} (rtol {rtol:g})")
-
-
-def twin_pair(name: str, dtype, seed: int):
-    """(minicnn model, torch model) with the torch model's initial weights in both."""
-    build_ours, build_theirs, _ = TWINS[name]
-    torch.manual_seed(seed)
-    theirs = build_theirs().to(TORCH_DTYPES[dtype])
-    ours = build_ours().to(dtype)
-    ours.load_state_dict(theirs.state_dict())
-    return ours, theirs
-
-
-def max_pool_routes_are_fragile(model: torch.nn.Module, x: np.ndarray, relative_eps=2e-6) -> bool:
-    """Whether rounding ``model``'s ReLU inputs by ``eps`` could move a max-pool's gradient.
-
-    Each ReLU -> MaxPool2d pair routes its gradient to the first maximum of relu(z) in each
-    window. A float32 computation differs from float64 by about 1e-7 of the activations' scale
-    in z, so a window is fragile when its two largest relu(z) are within 2 eps of each other
-    while its largest z is above -eps (all-negative windows route to their first element either
-    way). Forward hooks catch z in float64.
-    """
-    children = [module for module in model.modules() if not list(module.children())]
-    pairs = [(relu, pool) for relu, pool in itertools.pairwise(children)
-             if isinstance(relu, torch.nn.ReLU) and isinstance(pool, torch.nn.MaxPool2d)]
-    pre_activations = []
-    hooks = [relu.register_forward_hook(lambda _, inputs, __: pre_activations.append(inputs[0]))
-             for relu, _ in pairs]
-    try:
-        with torch.no_grad():
-            model(torch.from_numpy(x))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    for z, (_, pool) in zip(pre_activations, pairs, strict=True):
-        eps = relative_eps * float(z.abs().max())
-        batch, channels, height, width = z.shape
-        windows = torch.nn.functional.unfold(z.reshape(batch * channels, 1, height, width),
-                                             pool.kernel_size, stride=pool.stride)
-        top_two = torch.relu(windows).topk(2, dim=1).values
-        fragile = ((top_two[:, 0] - top_two[:, 1] <= 2 * eps) & (windows.max(dim=1).values > -eps))
-        if bool(fragile.any()):
-            return True
-    return False
-
-
-def minicnn_step_results(model, x, labels) -> dict[str, np.ndarray]:
-    criterion = CrossEntropyLoss()
-    logits = model(x)
-    loss = criterion(logits, labels)
-    model.zero_grad()
-    grad_input = model.backward(criterion.backward())
-    results = {"logits": logits, "loss": np.asarray(loss), "input.grad": grad_input}
-    results.update({f"{key}.grad": param.grad for key, param in model.named_parameters()})
-    return results
-
-
-def torch_step_results(model, x, labels) -> dict[str, np.ndarray]:
-    x_tensor = torch.tensor(x, requires_grad=True)
-    logits = model(x_tensor)
-    loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels))
-    model.zero_grad()
-    loss.backward()
-    results = {"logits": logits, "loss": loss, "input.grad": x_tensor.grad}
-    results.update({f"{key}.grad": param.grad for key, param in model.named_parameters()})
-    return {key: value.detach().numpy() for key, value in results.items()}
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +74,7 @@ def test_num_classes_and_seednet_options():
 
 
 def test_build_model_by_command_line_name():
-    assert MODEL_NAMES == ("lenet5", "lenet5-original")
+    assert MODEL_NAMES == ("lenet5", "lenet5-original", "seednet")
     modern, original = build_model("lenet5"), build_model("lenet5-original")
     assert isinstance(modern, LeNet5) and modern.variant == "modern"
     assert isinstance(original, LeNet5) and original.variant == "original"
@@ -209,6 +82,18 @@ def test_build_model_by_command_line_name():
     assert type(original.features[2]).__name__ == "AvgPool2d"
     with pytest.raises(ValueError, match=r"unknown model 'lenet6'.*lenet5-original"):
         build_model("lenet6")
+
+
+def test_build_model_takes_the_images_channels():
+    for name in ("lenet5", "lenet5-original"):
+        with pytest.raises(ValueError, match=f"{name}: LeNet-5 takes 1-channel 28x28 digits "
+                                             r"\(MNIST, Fashion-MNIST\), not 3-channel images"):
+            build_model(name, in_channels=3)
+    colour = build_model("seednet", num_classes=100, in_channels=3, width=2)
+    assert isinstance(colour, SeedNet)
+    assert colour.features[0].weight.shape == (24, 3, 3, 3), "12 filters x width 2, RGB input"
+    assert colour(np.zeros((2, 3, 32, 32), np.float32)).shape == (2, 100)
+    assert build_model("seednet").features[0].in_channels == 1, "in_channels defaults to 1"
 
 
 def test_width_scales_every_hidden_size_and_keeps_the_keys():
@@ -268,11 +153,11 @@ def test_torch_weights_give_the_same_logits_and_gradients(name, dtype, batch, se
     # A window tied to within float32 rounding is such a rounding question too: skip the draw.
     if dtype == np.float32:
         assume(not max_pool_routes_are_fragile(theirs.double(), x.astype(np.float64)))
-    expected = torch_step_results(theirs.double(), x.astype(np.float64), labels)
-    actual = minicnn_step_results(ours, x, labels)
+    expected = torch_step(theirs.double(), x.astype(np.float64), labels)
+    actual = minicnn_step(ours, x, labels)
     assert list(actual) == list(expected)
     for key, value in expected.items():
-        assert_close(f"{name} {key}", actual[key], value, dtype)
+        assert_close(actual[key], value, dtype, f"{name} {key}", relative_to="tensor")
 
 
 def test_weights_go_to_torch_as_they_are():
@@ -284,7 +169,7 @@ def test_weights_go_to_torch_as_they_are():
     x = np.random.default_rng(0).standard_normal((4, 1, 28, 28)).astype(np.float32)
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x)).numpy()
-    assert_close("logits", ours(x), expected, np.float32)
+    assert_close(ours(x), expected, np.float32, "logits", relative_to="tensor")
 
 
 # --------------------------------------------------------------------------- whole pipeline
@@ -342,5 +227,5 @@ def test_100_sgd_steps_on_mnist_give_the_same_loss_curve_as_torch(mnist_train, n
     # Trained, not stuck: the run is long enough to tell a working pipeline apart.
     assert their_losses[-10:].mean() < 0.6 * their_losses[:10].mean(), their_losses
     for key, value in theirs.state_dict().items():
-        assert_close(f"{name} final {key}", ours.state_dict()[key], value.numpy(), dtype,
-                     tolerances=(100 * rtol, 100 * rtol))
+        assert_close(ours.state_dict()[key], value.numpy(), dtype, f"{name} final {key}",
+                     rtol=100 * rtol, atol=100 * rtol, relative_to="tensor")

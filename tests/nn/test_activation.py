@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
-from minicnn.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+import minicnn
+from minicnn.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from tests.helpers import assert_close
 
 DTYPES = [np.float64, np.float32]
@@ -35,6 +36,10 @@ CONFIGS = {
                               lambda: torch.nn.LeakyReLU(-0.5), 0),
     "Sigmoid": (lambda: Sigmoid(), lambda: torch.nn.Sigmoid(), 0),
     "Tanh": (lambda: Tanh(), lambda: torch.nn.Tanh(), 0),
+    "GELU": (lambda: GELU(), lambda: torch.nn.GELU(), 0),
+    "GELU-tanh": (lambda: GELU(approximate="tanh"), lambda: torch.nn.GELU(approximate="tanh"), 0),
+    "SiLU": (lambda: SiLU(), lambda: torch.nn.SiLU(), 0),
+    "SiLU-inplace": (lambda: SiLU(inplace=True), lambda: torch.nn.SiLU(inplace=True), 0),
     "Softmax-1": (lambda: Softmax(dim=1), lambda: torch.nn.Softmax(dim=1), 2),
     "Softmax-0": (lambda: Softmax(0), lambda: torch.nn.Softmax(0), 1),
     "Softmax--1": (lambda: Softmax(dim=-1), lambda: torch.nn.Softmax(dim=-1), 1),
@@ -56,6 +61,8 @@ def test_repr_matches_torch(name):
 
 @pytest.mark.parametrize("make, make_torch", [
     (lambda: ReLU(False), lambda: torch.nn.ReLU(False)),
+    (lambda: GELU("none"), lambda: torch.nn.GELU("none")),
+    (lambda: SiLU(False), lambda: torch.nn.SiLU(False)),
     (lambda: LeakyReLU(negative_slope=0.2), lambda: torch.nn.LeakyReLU(negative_slope=0.2)),
     (lambda: LeakyReLU(1, True), lambda: torch.nn.LeakyReLU(1, True)),
     (lambda: Softmax(), lambda: torch.nn.Softmax()),
@@ -94,6 +101,32 @@ def test_forward_leaves_the_input_unchanged(name):
     x_before = x.copy()
     CONFIGS[name][0]()(x)
     np.testing.assert_array_equal(x, x_before, err_msg=f"{name} modified its input")
+
+
+def test_inplace_silu_writes_into_the_input_and_keeps_a_copy_for_its_backward():
+    x = np.array([[-2.0, 0.0, 3.0], [1.0, -1.0, 0.5]])
+    twin = SiLU()  # out of place: its gradient is the expected one
+    twin(x.copy())
+    expected_grad = twin.backward(np.ones_like(x))
+    layer = SiLU(inplace=True)
+    out = layer(x)
+    assert out is x, "inplace=True must write into and return the input array, as torch does"
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), expected_grad)
+
+
+@pytest.mark.parametrize("make", [lambda: GELU(), lambda: GELU("tanh"), lambda: SiLU()])
+def test_gelu_and_silu_agree_with_finite_differences(make):
+    x = np.random.default_rng(0).standard_normal((3, 4)) * 3
+    report = minicnn.gradcheck(make(), x)
+    assert report.passed, str(report)
+
+
+def test_gelu_approximate_must_be_none_or_tanh():
+    with pytest.raises(RuntimeError) as torch_error:
+        torch.nn.GELU("exact")(torch.ones(2))
+    # torch only complains at the first forward; minicnn at construction, with its sentence.
+    with pytest.raises(ValueError, match=f"^GELU: {torch_error.value.args[0][:-1]}, got 'exact'"):
+        GELU("exact")
 
 
 @pytest.mark.parametrize("make", [lambda: ReLU(inplace=True), lambda: LeakyReLU(0.1, True)])
@@ -182,6 +215,7 @@ def test_dim_out_of_range_raises_naming_the_layer(layer):
     (lambda: ReLU(inplace="yes"), "ReLU: inplace must be a bool, got 'yes'"),
     (lambda: LeakyReLU("0.1"), "LeakyReLU: negative_slope must be a number, got '0.1'"),
     (lambda: LeakyReLU(0.1, inplace=1), "LeakyReLU: inplace must be a bool, got 1"),
+    (lambda: SiLU(inplace=None), "SiLU: inplace must be a bool, got None"),
     (lambda: Softmax(dim=1.0), "Softmax: dim must be an int or None, got 1.0"),
     (lambda: LogSoftmax(dim="1"), "LogSoftmax: dim must be an int or None, got '1'"),
 ])

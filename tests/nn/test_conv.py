@@ -13,23 +13,13 @@ from hypothesis import strategies as st
 import minicnn
 from minicnn.functional.conv import conv2d_padding_sides
 from minicnn.nn.conv import Conv2d
+from tests.helpers import assert_close
+from tests.helpers.twins import TORCH_DTYPES
 
 SETTINGS = settings(max_examples=40, deadline=None)
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's perf note
-
-
-# ---------------------------------------------------------------------------- helpers
-def assert_close(actual, expected, what: str) -> None:
-    """float64 to 1e-10, float32 to 1e-5, relative to the largest expected magnitude."""
-    expected = np.asarray(expected)
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    rtol = 1e-10 if actual.dtype == np.float64 else 1e-5
-    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
 
 
 @st.composite
@@ -67,7 +57,7 @@ def layer_configs(draw):
 
 def make_pair(args, kwargs, dtype):
     """A torch Conv2d and a minicnn Conv2d holding the same parameters."""
-    torch_layer = torch.nn.Conv2d(*args, **kwargs, dtype=TORCH_DTYPE[dtype])
+    torch_layer = torch.nn.Conv2d(*args, **kwargs, dtype=TORCH_DTYPES[dtype])
     layer = Conv2d(*args, **kwargs, dtype=dtype)
     layer.load_state_dict(torch_layer.state_dict())
     return layer, torch_layer
@@ -86,16 +76,16 @@ def test_forward_and_backward_match_torch(config, dtype, seed):
     x_copy = x.copy()
 
     out = layer(x)
-    assert_close(out, out_t.detach().numpy(), f"output {args} {kwargs}")
+    assert_close(out, out_t.detach().numpy(), dtype, f"output {args} {kwargs}")
     grad_output = rng.standard_normal(out.shape).astype(dtype)
     grad_copy = grad_output.copy()
     out_t.backward(torch.tensor(grad_output))
     grad_input = layer.backward(grad_output)
 
-    assert_close(grad_input, x_t.grad.numpy(), f"grad_input {args} {kwargs}")
-    assert_close(layer.weight.grad, torch_layer.weight.grad.numpy(), f"weight.grad {kwargs}")
+    assert_close(grad_input, x_t.grad.numpy(), dtype, f"grad_input {args} {kwargs}")
+    assert_close(layer.weight.grad, torch_layer.weight.grad.numpy(), dtype, f"weight.grad {kwargs}")
     if kwargs["bias"]:
-        assert_close(layer.bias.grad, torch_layer.bias.grad.numpy(), f"bias.grad {kwargs}")
+        assert_close(layer.bias.grad, torch_layer.bias.grad.numpy(), dtype, f"bias.grad {kwargs}")
     np.testing.assert_array_equal(x, x_copy, err_msg="forward/backward modified the input")
     np.testing.assert_array_equal(grad_output, grad_copy, err_msg="backward modified grad_output")
 
@@ -197,7 +187,8 @@ def test_gradients_accumulate_over_backward_passes():
     layer(x2)
     layer.backward(g2)
     for name, param in layer.named_parameters():
-        assert_close(param.grad, first[name] + second[name], f"{name}.grad must be the sum")
+        assert_close(param.grad, first[name] + second[name], np.float64,
+                     f"{name}.grad must be the sum")
 
 
 def test_frozen_parameters_get_no_gradient():

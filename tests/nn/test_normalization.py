@@ -1,6 +1,8 @@
-"""BatchNorm1d and BatchNorm2d against torch.nn.BatchNorm1d/2d: outputs, gradients, state."""
+"""BatchNorm1d, BatchNorm2d and GroupNorm against torch.nn's: outputs, gradients, state, errors."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -8,29 +10,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minicnn.nn.normalization import BatchNorm1d, BatchNorm2d
+import minicnn
+from minicnn.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm
+from tests.helpers import assert_close
+from tests.helpers.twins import TORCH_DTYPES
 
-RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
-TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 LAYERS = {"BatchNorm1d": (BatchNorm1d, torch.nn.BatchNorm1d),
           "BatchNorm2d": (BatchNorm2d, torch.nn.BatchNorm2d)}
 STATE_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-
-
-def assert_close(actual: np.ndarray, expected, what: str, scale: float | None = None) -> None:
-    """Equal to ``expected`` within the dtype's relative tolerance times ``scale``.
-
-    ``scale`` defaults to the largest ``|expected|``. A result that is a small difference of
-    large terms (the training-mode input gradient) passes the terms' magnitude instead.
-    """
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, not {expected.dtype}"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, not {expected.shape}"
-    rtol = RTOL[actual.dtype]
-    if scale is None:
-        scale = float(np.abs(expected).max(initial=0.0))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-30),
-                               err_msg=what)
 
 
 def training_grad_input_scale(layer, x: np.ndarray, grad_output: np.ndarray) -> float:
@@ -58,9 +45,11 @@ def assert_state_equal(ours, theirs: torch.nn.Module) -> None:
             # Means of inputs of order 1 (drawn as 2*N(0,1) + 0.5): their rounding is relative
             # to 1, not to a mean that cancels to near 0 (seen: 7.37e-4, off by 3e-8).
             expected = their_state[key].numpy()
-            assert_close(value, expected, key, scale=max(1.0, float(np.abs(expected).max())))
+            assert_close(value, expected, expected.dtype, key,
+                         scale=max(1.0, float(np.abs(expected).max())))
         else:
-            assert_close(value, their_state[key], key)
+            expected = their_state[key].numpy()
+            assert_close(value, expected, expected.dtype, key, relative_to="tensor", atol=0.0)
 
 
 @st.composite
@@ -105,13 +94,16 @@ def step(ours, theirs, x: np.ndarray, rng) -> None:
     x_t = torch.tensor(x, requires_grad=True)
     expected = theirs(x_t)
     output = ours(x)
-    assert_close(output, expected, f"output ({'train' if ours.training else 'eval'})")
+    assert_close(output, expected, x.dtype, f"output ({'train' if ours.training else 'eval'})",
+                 relative_to="tensor", atol=0.0)
     grad_output = rng.standard_normal(x.shape).astype(x.dtype)
     expected.backward(torch.from_numpy(grad_output))
     grad_input = ours.backward(grad_output)
-    uses_batch_stats = ours.training or ours.running_mean is None
-    scale = training_grad_input_scale(ours, x, grad_output) if uses_batch_stats else None
-    assert_close(grad_input, x_t.grad, "grad_input", scale=scale)
+    if ours.training or ours.running_mean is None:  # batch statistics: the terms cancel
+        assert_close(grad_input, x_t.grad, x.dtype, "grad_input",
+                     scale=training_grad_input_scale(ours, x, grad_output))
+    else:
+        assert_close(grad_input, x_t.grad, x.dtype, "grad_input", relative_to="tensor", atol=0.0)
 
 
 @settings(max_examples=40, deadline=None)
@@ -124,7 +116,8 @@ def test_training_steps_then_evaluation_match_torch(config, training_steps):
         step(ours, theirs, x, rng)
     # Gradients accumulate over the steps in both frameworks.
     for name, param in ours.named_parameters():
-        assert_close(param.grad, theirs.get_parameter(name).grad, f"{name}.grad")
+        assert_close(param.grad, theirs.get_parameter(name).grad, config["dtype"], f"{name}.grad",
+                     relative_to="tensor", atol=0.0)
     assert_state_equal(ours, theirs)
 
     ours.eval()
@@ -330,7 +323,7 @@ def test_backward_uses_the_statistics_forward_used_even_after_a_mode_switch():
     ours(x)
     ours.eval()
     grad_input = ours.backward(grad_output)
-    assert_close(grad_input, x_t.grad, "grad_input",
+    assert_close(grad_input, x_t.grad, np.float64, "grad_input",
                  scale=training_grad_input_scale(ours, x, grad_output))
 
 
@@ -405,3 +398,231 @@ def test_bad_arguments_raise_sentences_naming_the_layer(layer_cls, kwargs, error
     arguments = {"num_features": 3, **kwargs}
     with pytest.raises(error, match=f"^{layer_cls.__name__}: {message}"):
         layer_cls(**arguments)
+
+
+# ---------------------------------------------------------------------------- GroupNorm
+def group_norm_grad_input_scale(layer, x: np.ndarray, grad_output: np.ndarray) -> float:
+    """Magnitude of the terms of ``inv_std * (d - mean(d) - x_hat * mean(d x_hat))``, with
+    ``d = g * weight`` and the means over each sample's group (the rounding is relative to
+    them, not to the difference)."""
+    groups = x.astype(np.float64).reshape(x.shape[0], layer.num_groups, -1)
+    inv_std = 1 / np.sqrt(groups.var(axis=2) + layer.eps)
+    weight = np.ones(x.shape[1]) if layer.weight is None else layer.weight.data
+    max_x_hat = np.sqrt(groups.shape[2])  # |x_hat| <= sqrt(m - 1) in every group
+    return float(inv_std.max(initial=0.0) * np.abs(weight).max()
+                 * np.abs(grad_output).max(initial=0.0) * (1 + max_x_hat))
+
+
+@st.composite
+def group_norm_configs(draw):
+    """Constructor options and an (N, C, *) input shape, with groups dividing channels."""
+    num_groups = draw(st.integers(1, 4))
+    channels = num_groups * draw(st.integers(1, 3))
+    spatial = draw(st.lists(st.integers(1, 4), min_size=0, max_size=3))
+    if channels // num_groups * int(np.prod(spatial)) < 2:
+        # Two values per group at least: a single-value group is exactly 0 here and rounding
+        # noise in PyTorch (see test_group_norm_of_single_value_groups_is_the_bias).
+        spatial.append(2)
+    batch = draw(st.integers(1, 3))
+    return {
+        "num_groups": num_groups,
+        "shape": (batch, channels, *spatial),
+        "dtype": np.dtype(draw(st.sampled_from((np.float64, np.float32)))),
+        "eps": draw(st.sampled_from((1e-5, 1e-3, 0.1))),
+        "affine": draw(st.booleans()),
+        "bias": draw(st.booleans()),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+def make_group_norms(config, rng):
+    """Our GroupNorm and torch's, same options, sharing random (non-default) parameters."""
+    options = {key: config[key] for key in ("eps", "affine", "bias")}
+    channels = config["shape"][1]
+    theirs = torch.nn.GroupNorm(config["num_groups"], channels, **options,
+                                dtype=TORCH_DTYPES[config["dtype"]])
+    ours = GroupNorm(config["num_groups"], channels, **options, dtype=config["dtype"])
+    with torch.no_grad():
+        for param in theirs.parameters():
+            param.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, param.shape)))
+    ours.load_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
+@settings(max_examples=40, deadline=None)
+@given(group_norm_configs(), st.booleans())
+def test_group_norm_matches_torch_in_training_and_evaluation(config, training):
+    rng = np.random.default_rng(config["seed"])
+    ours, theirs = make_group_norms(config, rng)
+    ours.train(training)
+    theirs.train(training)
+    shape = config["shape"]
+    sum_scale = 0.0  # parameter gradients are sums that can cancel: their terms' magnitude
+    for _ in range(2):  # gradients accumulate over the steps in both frameworks
+        x = (rng.standard_normal(shape) * 2 + 0.5).astype(config["dtype"])
+        x_t = torch.tensor(x, requires_grad=True)
+        expected = theirs(x_t)
+        output = ours(x)
+        assert_close(output, expected, config["dtype"], f"output {config}")
+        grad_output = rng.standard_normal(x.shape).astype(x.dtype)
+        expected.backward(torch.from_numpy(grad_output))
+        assert_close(ours.backward(grad_output), x_t.grad, config["dtype"], f"grad_input {config}",
+                     scale=group_norm_grad_input_scale(ours, x, grad_output))
+        max_x_hat = np.sqrt(x[0].size // config["num_groups"])
+        sum_scale += float(np.abs(grad_output).sum(axis=(0, *range(2, len(shape)))).max()
+                           * (1 + max_x_hat))
+    for name, param in ours.named_parameters():
+        assert_close(param.grad, theirs.get_parameter(name).grad, config["dtype"],
+                     f"{name}.grad {config}",
+                     scale=sum_scale)
+
+
+def test_group_norm_statistics_are_per_sample_and_group():
+    """Each sample's group has mean 0 and variance 1 (up to eps) after a default GroupNorm,
+    whatever the batch: a batch of one works, unlike BatchNorm."""
+    x = np.random.default_rng(0).standard_normal((1, 6, 3, 3)) * 5 + 2
+    y = GroupNorm(3, 6, eps=1e-12, dtype=np.float64)(x)
+    groups = y.reshape(1, 3, -1)
+    np.testing.assert_allclose(groups.mean(axis=2), 0, atol=1e-12)
+    np.testing.assert_allclose(groups.var(axis=2), 1, rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_group_norm_of_single_value_groups_is_the_bias(dtype):
+    """A group of one value is normalised to exactly 0 (x - mean = 0): the output is the bias
+    and every gradient but the bias's is 0. PyTorch leaves rounding noise times
+    ``1/sqrt(eps)`` there (seen: 3e-14 in float64, 6e-5 in float32)."""
+    rng = np.random.default_rng(0)
+    config = {"num_groups": 3, "shape": (4, 3), "dtype": np.dtype(dtype), "eps": 1e-5,
+              "affine": True, "bias": True}
+    ours, theirs = make_group_norms(config, rng)
+    x = rng.standard_normal(config["shape"]).astype(dtype)
+    grad_output = rng.standard_normal(config["shape"]).astype(dtype)
+    x_t = torch.tensor(x, requires_grad=True)
+    expected = theirs(x_t)
+    expected.backward(torch.from_numpy(grad_output))
+    output = ours(x)
+    np.testing.assert_array_equal(output, np.broadcast_to(ours.bias.data, x.shape))
+    np.testing.assert_array_equal(ours.backward(grad_output), 0)
+    np.testing.assert_array_equal(ours.weight.grad, 0)
+    assert_close(ours.bias.grad, theirs.bias.grad, dtype, "bias.grad")
+    noise = 1e-12 if dtype == np.float64 else 1e-3  # torch's rounding times 1/sqrt(eps)
+    np.testing.assert_allclose(output, expected.detach().numpy(), atol=noise)
+    np.testing.assert_allclose(theirs.weight.grad.numpy(), 0, atol=noise)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"eps": 1e-3}, {"affine": False}, {"bias": False},
+                                    {"affine": False, "bias": False, "eps": 1}])
+def test_group_norm_repr_parameters_and_state_dict_match_torch(kwargs):
+    ours, theirs = GroupNorm(2, 6, **kwargs), torch.nn.GroupNorm(2, 6, **kwargs)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [name for name, _ in ours.named_parameters()] == [
+        name for name, _ in theirs.named_parameters()]
+    for name in ("weight", "bias"):
+        assert (getattr(ours, name) is None) == (getattr(theirs, name) is None), name
+    for key, value in ours.state_dict().items():
+        assert value.dtype == np.float32, f"{key} should default to float32"
+        assert_close(value, theirs.state_dict()[key], np.float32, f"initial {key}")
+
+
+def test_group_norm_state_dict_loads_both_ways():
+    rng = np.random.default_rng(0)
+    config = {"num_groups": 2, "shape": (2, 4, 3), "dtype": np.dtype(np.float64), "eps": 1e-5,
+              "affine": True, "bias": True}
+    ours, theirs = make_group_norms(config, rng)
+    assert_close(ours.weight.data, theirs.weight, np.float64, "weight loaded from torch")
+    ours.weight.data[...] = rng.standard_normal(4)
+    ours.bias.data[...] = rng.standard_normal(4)
+    theirs.load_state_dict(to_torch_state(ours.state_dict()))
+    x = rng.standard_normal(config["shape"])
+    assert_close(ours(x), theirs(torch.from_numpy(x)), np.float64,
+                 "output after loading into torch")
+
+
+@pytest.mark.parametrize(("args", "kwargs", "shape"), [
+    ((2, 4), {}, (3, 4, 2, 2)),
+    ((1, 3), {"bias": False}, (2, 3, 5)),
+    ((3, 3), {"affine": False}, (2, 3, 2, 2)),
+])
+def test_group_norm_gradients_agree_with_finite_differences(args, kwargs, shape):
+    rng = np.random.default_rng(1)
+    layer = GroupNorm(*args, **kwargs)
+    for param in layer.parameters():
+        param.data[...] = rng.uniform(0.5, 1.5, param.shape)
+    report = minicnn.gradcheck(layer, rng.standard_normal(shape))
+    assert report.passed, str(report)
+
+
+def test_group_norm_float32_stays_float32_and_frozen_weight_gets_no_gradient():
+    layer = GroupNorm(2, 4)
+    layer.weight.requires_grad = False
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)).astype(np.float32)
+    output = layer(x)
+    grad_input = layer.backward(np.ones_like(output))
+    assert output.dtype == grad_input.dtype == layer.bias.grad.dtype == np.float32
+    assert layer.weight.grad is None
+    layer.double()
+    assert layer(x.astype(np.float64)).dtype == np.float64
+
+
+def test_group_norm_without_parameters_accepts_either_float_dtype_and_an_empty_batch():
+    layer = GroupNorm(2, 4, affine=False)
+    for dtype in (np.float32, np.float64):
+        output = layer(np.ones((0, 4, 3), dtype))
+        assert output.shape == (0, 4, 3) and output.dtype == dtype
+        assert layer.backward(output).shape == (0, 4, 3)
+
+
+def test_group_norm_channels_not_divisible_raise_torchs_sentence():
+    with pytest.raises(ValueError) as torch_error:
+        torch.nn.GroupNorm(3, 4)
+    with pytest.raises(ValueError, match=re.escape(f"GroupNorm: {torch_error.value}")):
+        GroupNorm(3, 4)
+
+
+def test_group_norm_single_value_per_group_raises_as_torch():
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        torch.nn.GroupNorm(4, 4)(torch.zeros(1, 4))
+    with pytest.raises(ValueError, match=r"^GroupNorm\(4, 4, .*\): expected more than 1 value "
+                                         r"per group .*got input size \(1, 4\)"):
+        GroupNorm(4, 4)(np.zeros((1, 4), np.float32))
+
+
+@pytest.mark.parametrize(("x", "error", "message"), [
+    (np.zeros((2, 6, 3), np.float32), ValueError, r"expected input with 4 channels, got 6"),
+    (np.zeros(4, np.float32), ValueError,
+     r"expected an input of shape \(N, C, \*\) with at least 2 dimensions, got shape \(4,\)"),
+    (np.zeros((2, 4)), TypeError, "input dtype float64 does not match"),
+    (np.zeros((2, 4), np.int64), TypeError, "expected a float32 or float64 input"),
+    ([[0.0] * 4], TypeError, "expected a numpy.ndarray input"),
+])
+def test_group_norm_bad_inputs_raise_naming_the_layer(x, error, message):
+    with pytest.raises(error, match=rf"^GroupNorm\(2, 4, eps=1e-05, affine=True, bias=True\): "
+                                    rf"{message}"):
+        GroupNorm(2, 4)(x)
+
+
+def test_group_norm_backward_before_forward_and_bad_grad_output_raise():
+    layer = GroupNorm(2, 4)
+    with pytest.raises(RuntimeError, match=r"^GroupNorm\(2, 4, .*backward\(\) called before"):
+        layer.backward(np.ones((2, 4), np.float32))
+    layer(np.ones((2, 4), np.float32))
+    with pytest.raises(ValueError, match=r"expected grad_output of shape \(2, 4\)"):
+        layer.backward(np.ones((4, 2), np.float32))
+    with pytest.raises(TypeError, match="expected grad_output of dtype float32"):
+        layer.backward(np.ones((2, 4)))
+
+
+@pytest.mark.parametrize(("args", "kwargs", "error", "message"), [
+    ((0, 4), {}, ValueError, "num_groups must be positive, got 0"),
+    ((2, 0), {}, ValueError, "num_channels must be positive, got 0"),
+    ((2.0, 4), {}, TypeError, "num_groups must be an int, got 2.0"),
+    ((2, 4), {"eps": 0}, ValueError, "eps must be a positive number, got 0"),
+    ((2, 4), {"affine": 1}, TypeError, "affine must be a bool, got 1"),
+    ((2, 4), {"bias": None}, TypeError, "bias must be a bool"),
+    ((2, 4), {"dtype": np.int32}, TypeError, "dtype must be float32 or float64"),
+])
+def test_group_norm_bad_arguments_raise_naming_the_layer(args, kwargs, error, message):
+    with pytest.raises(error, match=f"^GroupNorm: {message}"):
+        GroupNorm(*args, **kwargs)

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minicnn.nn.pooling import AvgPool2d, MaxPool2d
-from tests.functional.test_pooling import TOLERANCES, pool_configs, split_shape
+from tests.helpers import ATOL, assert_close
+from tests.helpers.strategies import pool_configs, split_shape
 
 dtypes = st.sampled_from([np.float64, np.float32])
 
@@ -49,7 +50,7 @@ def test_max_pool2d_matches_torch(config, unbatched, dtype, seed):
 
     assert output.dtype == dtype and grad_input.dtype == dtype, "dtype must be kept"
     np.testing.assert_array_equal(output, expected, err_msg="max is exact: outputs must match")
-    np.testing.assert_allclose(grad_input, expected_grad, **TOLERANCES[dtype])
+    assert_close(grad_input, expected_grad, dtype, "input gradient vs torch", atol=ATOL[dtype])
 
 
 @settings(max_examples=50, deadline=None)
@@ -77,8 +78,8 @@ def test_avg_pool2d_matches_torch(config, count_include_pad, divisor_override, u
     grad_input = layer.backward(grad_output)
 
     assert output.dtype == dtype and grad_input.dtype == dtype, "dtype must be kept"
-    np.testing.assert_allclose(output, expected, **TOLERANCES[dtype])
-    np.testing.assert_allclose(grad_input, expected_grad, **TOLERANCES[dtype])
+    assert_close(output, expected, dtype, "output vs torch", atol=ATOL[dtype])
+    assert_close(grad_input, expected_grad, dtype, "input gradient vs torch", atol=ATOL[dtype])
 
 
 @settings(max_examples=40, deadline=None)
@@ -98,7 +99,8 @@ def test_max_pool2d_return_indices_like_torch(config, seed):
     np.testing.assert_array_equal(output, expected)
     np.testing.assert_array_equal(indices, expected_indices, err_msg="indices differ from torch")
     assert indices.dtype == np.int64, "indices are int64, as torch's"
-    np.testing.assert_allclose(grad_input, expected_grad, **TOLERANCES[np.float64])
+    assert_close(grad_input, expected_grad, np.float64, "input gradient vs torch",
+                 atol=ATOL[np.float64])
 
 
 # ---------------------------------------------------------------------- ties after ReLU

@@ -1,5 +1,5 @@
 """SyncBatchNorm: a BatchNorm in one process; over several ranks, the BatchNorm of the whole
-batch. The ranks here are threads (``thread_ranks``); the MPI jobs of
+batch. The ranks here are threads (:mod:`tests.helpers.thread_ranks`); the MPI jobs of
 ``tests/distributed/test_mpi_training.py`` train a network with it."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from minicnn import nn
 from minicnn.distributed.communicator import SingleProcess
 from minicnn.nn.sync_batchnorm import SyncBatchNorm
-from tests.conftest import run_on_thread_ranks
+from tests.helpers.thread_ranks import run_on_thread_ranks
 
 
 @pytest.mark.parametrize("shape", [(5, 3), (5, 3, 4), (4, 3, 5, 2)])

@@ -1,4 +1,4 @@
-"""The four notebooks run from top to bottom in small mode, so they can never silently rot.
+"""The notebooks run from top to bottom in small mode, so they can never silently rot.
 
 Each is executed by nbclient in a fresh IPython kernel (the interpreter running the tests),
 with ``MINICNN_NOTEBOOK_SMALL=1`` (a few hundred images, one epoch, the benchmarks' smoke
@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 # name -> figures it must display (as PNG, not as "<Figure ...>" text)
@@ -22,10 +22,11 @@ NOTEBOOKS = {
     "02-convolution": 1,
     "03-lenet5-mnist": 6,
     "04-speed": 1,
+    "06-exercises": 0,
 }
 
 
-def test_the_notebooks_are_the_four_expected():
+def test_the_notebooks_are_the_ones_expected():
     assert sorted(path.stem for path in NOTEBOOK_DIR.glob("*.ipynb")) == sorted(NOTEBOOKS)
 
 

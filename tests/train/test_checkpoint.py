@@ -32,7 +32,8 @@ from minicnn.train.checkpoint import (
     save_checkpoint,
     save_weights,
 )
-from tests.models.test_lenet import TorchLeNet5
+from tests.helpers.training import assert_same_state
+from tests.helpers.twins import TorchLeNet5
 
 SHAPES = ((4, 3), (4,), (2, 1, 3, 3))
 
@@ -116,30 +117,6 @@ def test_written_files_have_ordinary_permissions(tmp_path):
 
 
 # --------------------------------------------------------------------------- nested states
-def assert_same_state(actual, expected, where: str = "state") -> None:
-    """Equal nested states: same types (Counter stays Counter, tuple stays tuple), same arrays."""
-    if isinstance(expected, np.ndarray):
-        assert isinstance(actual, np.ndarray), f"{where}: {type(actual).__name__}, not ndarray"
-        assert actual.dtype == expected.dtype and actual.shape == expected.shape, where
-        np.testing.assert_array_equal(actual, expected, err_msg=where)
-    elif isinstance(expected, dict):
-        assert type(actual) is type(expected), f"{where}: {type(actual)} != {type(expected)}"
-        assert list(actual) == list(expected), f"{where}: keys {list(actual)} != {list(expected)}"
-        for key in expected:
-            assert_same_state(actual[key], expected[key], f"{where}[{key!r}]")
-    elif isinstance(expected, (list, tuple)):
-        assert type(actual) is type(expected), f"{where}: {type(actual)} != {type(expected)}"
-        assert len(actual) == len(expected), where
-        for i, (a, e) in enumerate(zip(actual, expected)):
-            assert_same_state(a, e, f"{where}[{i}]")
-    elif isinstance(expected, float) and math.isnan(expected):
-        assert isinstance(actual, float) and math.isnan(actual), where
-    else:
-        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
-        if isinstance(expected, (bool, int, float, str)):
-            assert type(actual) is type(expected), f"{where}: {type(actual)} != {type(expected)}"
-
-
 def make_params(dtype=np.float64) -> list[Parameter]:
     rng = np.random.default_rng(0)
     return [Parameter(rng.standard_normal(shape).astype(dtype)) for shape in SHAPES]

@@ -23,7 +23,7 @@ import pytest
 
 from minicnn.threads import get_num_threads, set_num_threads
 from minicnn.train.trainer import Trainer
-from tests.train.test_trainer import config
+from tests.helpers.training import trainer_config
 
 
 @pytest.fixture
@@ -36,8 +36,8 @@ def two_threads():
 
 def train_weights(folder, mnist_dir) -> dict:
     # Batch 64: every LeNet-5 convolution is cut into chunks that the threads share.
-    trainer = Trainer.new(config(folder, data_dir=str(mnist_dir), epochs=1, limit_train=640,
-                                 limit_test=64, batch_size=64, seed=7))
+    trainer = Trainer.new(trainer_config(folder, data_dir=str(mnist_dir), epochs=1, limit_train=640,
+                                         limit_test=64, batch_size=64, seed=7))
     trainer.fit()
     return trainer.model.state_dict()
 

@@ -11,6 +11,7 @@ import pytest
 
 from minicnn import random as minicnn_random
 from minicnn.models import LeNet5
+from minicnn.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
 from minicnn.nn.loss import CrossEntropyLoss
 from minicnn.optim import SGD
 from minicnn.train.checkpoint import load_checkpoint
@@ -19,7 +20,7 @@ from minicnn.train.loop import EpochProgress, TrainingInterrupted, train_epoch
 from minicnn.train.nonfinite import NonFiniteLossError, locate_nonfinite
 from minicnn.train.run_dir import RunDir
 from minicnn.train.trainer import Trainer
-from tests.train.test_trainer import assert_same_run, config
+from tests.helpers.training import assert_same_run, trainer_config
 
 
 class _StopAfter:
@@ -34,19 +35,20 @@ class _StopAfter:
 
 
 # --------------------------------------------------------------------------- mid-epoch resume
-@pytest.mark.parametrize(("optimizer", "scheduler", "stop_after"), [
-    ("sgd", "cosine", 5),  # the defaults, stopped in epoch 1
-    ("adam", "onecycle", 13),  # a per-step scheduler, stopped in epoch 2 (8 steps per epoch)
+@pytest.mark.parametrize(("optimizer", "scheduler", "stop_after", "augment"), [
+    ("sgd", "cosine", 5, False),  # the defaults, stopped in epoch 1
+    ("adam", "onecycle", 13, False),  # a per-step scheduler, stopped in epoch 2 (8 steps each)
+    ("sgd", "cosine", 11, True),  # random affine warps, stopped in epoch 2
 ])
 def test_run_interrupted_mid_epoch_resumes_exactly(tmp_path, mnist_dir, optimizer, scheduler,
-                                                   stop_after):
+                                                   stop_after, augment):
     settings = dict(data_dir=str(mnist_dir), optimizer=optimizer, scheduler=scheduler,
-                    limit_train=256, limit_test=128, batch_size=32,
+                    limit_train=256, limit_test=128, batch_size=32, augment=augment,
                     lr=0.01 if optimizer == "sgd" else 0.002)
-    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings))
     straight.fit()
 
-    stopped = Trainer.new(config(tmp_path / "stopped", **settings))
+    stopped = Trainer.new(trainer_config(tmp_path / "stopped", **settings))
     with pytest.raises(TrainingInterrupted):
         stopped.fit(should_stop=_StopAfter(stop_after))
     run_path = stopped.run_dir.path
@@ -64,14 +66,54 @@ def test_run_interrupted_mid_epoch_resumes_exactly(tmp_path, mnist_dir, optimize
     assert_same_run(resumed, straight)
 
 
+def tiny_colour_network() -> Sequential:
+    """A CIFAR-shaped network built here, trained through the Trainer like a built-in one
+    (initialised from seed 0: a network passed in is the caller's to seed)."""
+    minicnn_random.manual_seed(0)
+    return Sequential(Conv2d(3, 4, 3, padding=1), ReLU(), MaxPool2d(4), Flatten(),
+                      Linear(4 * 8 * 8, 10))
+
+
+@pytest.mark.parametrize("stop_after", [3, 7])  # epoch 1 step 3; epoch 2 step 2 (5 per epoch)
+def test_an_augmented_cifar_run_interrupted_mid_epoch_resumes_bit_for_bit(tmp_path, cifar10_dir,
+                                                                          stop_after):
+    settings = dict(dataset="cifar10", data_dir=str(cifar10_dir), batch_size=48,
+                    limit_train=None, limit_test=None, lr=0.02, model="tiny")
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings),
+                           model=tiny_colour_network())
+    assert straight.config.augment, "CIFAR is augmented by default"
+    straight.fit()
+    stopped = Trainer.new(trainer_config(tmp_path / "stopped", **settings),
+                          model=tiny_colour_network())
+    with pytest.raises(TrainingInterrupted):
+        stopped.fit(should_stop=_StopAfter(stop_after))
+    run_path = stopped.run_dir.path
+    del stopped
+    minicnn_random.manual_seed(4321)  # whatever happened in between must not matter
+
+    resumed = Trainer.resume(run_path, model=tiny_colour_network())
+    assert resumed.progress.steps == stop_after % 5
+    resumed.fit()
+    assert_same_run(resumed, straight)
+    for key, value in straight.model.state_dict().items():
+        assert resumed.model.state_dict()[key].tobytes() == value.tobytes(), key
+
+    # And the augmentation did something: without it the same run ends elsewhere.
+    plain = Trainer.new(trainer_config(tmp_path / "plain", augment=False, **settings),
+                        model=tiny_colour_network())
+    plain.fit()
+    assert not np.array_equal(plain.model.state_dict()["4.weight"],
+                              straight.model.state_dict()["4.weight"])
+
+
 def test_checkpoint_every_writes_mid_epoch_checkpoints_that_resume_exactly(tmp_path,
                                                                              mnist_dir):
     settings = dict(data_dir=str(mnist_dir), limit_train=256, limit_test=64, batch_size=32,
                     epochs=1, lr=0.01)
-    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings))
     straight.fit()
 
-    run = Trainer.new(config(tmp_path / "every", checkpoint_every=3, **settings))
+    run = Trainer.new(trainer_config(tmp_path / "every", checkpoint_every=3, **settings))
     checkpoint_steps = []
     saved = {}
 
@@ -97,8 +139,8 @@ def test_checkpoint_every_writes_mid_epoch_checkpoints_that_resume_exactly(tmp_p
 
 
 def test_a_stop_on_an_epochs_last_step_finishes_that_epoch(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
-                                 limit_test=64, batch_size=32, epochs=2))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
+                                         limit_test=64, batch_size=32, epochs=2))
     # The stop request arrives during the last step of epoch 1 (step 1 of 0-1): the epoch
     # is evaluated and checkpointed, then the run stops.
     requested = []
@@ -150,8 +192,8 @@ def test_locate_nonfinite_names_the_batch_a_parameter_or_the_first_layer():
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
                             "ignore:invalid value encountered:RuntimeWarning")
 def test_nonfinite_loss_stops_the_run_naming_epoch_step_and_layer(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=128,
-                                 limit_test=64, batch_size=32, epochs=2))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=128,
+                                         limit_test=64, batch_size=32, epochs=2))
     trainer.run_epoch()
     checkpoint_bytes = trainer.run_dir.checkpoint.read_bytes()
     metrics_before = trainer.run_dir.read_metrics()
@@ -220,8 +262,8 @@ def test_an_epoch_of_nothing_but_nonfinite_batches_says_so():
 
 
 def test_skip_nonfinite_run_records_skipped_batches(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
-                                 limit_test=64, epochs=1, skip_nonfinite=True))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
+                                         limit_test=64, epochs=1, skip_nonfinite=True))
     trainer.fit()
     assert trainer.run_dir.read_metrics()[0]["skipped_batches"] == 0
     resumed = Trainer.resume(trainer.run_dir.path, skip_nonfinite=False)
@@ -252,9 +294,9 @@ def test_a_damaged_config_is_named(tmp_path):
 
 def test_a_new_run_is_resumable_before_its_first_step(tmp_path, mnist_dir):
     settings = dict(data_dir=str(mnist_dir), limit_train=64, limit_test=64, epochs=1)
-    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings))
     straight.fit()
-    started = Trainer.new(config(tmp_path / "started", **settings))
+    started = Trainer.new(trainer_config(tmp_path / "started", **settings))
     _, states = load_checkpoint(started.run_dir.checkpoint)
     assert states["progress"] == {"epochs_done": 0, "best_accuracy": -1.0}
     resumed = Trainer.resume(started.run_dir.path)
@@ -263,8 +305,8 @@ def test_a_new_run_is_resumable_before_its_first_step(tmp_path, mnist_dir):
 
 
 def test_resume_removes_temporary_files_left_by_a_killed_write(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
-                                 limit_test=64, epochs=2))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), limit_train=64,
+                                         limit_test=64, epochs=2))
     trainer.run_epoch()
     leftover = trainer.run_dir.path / ".checkpoint.safetensors.abc123.tmp"
     leftover.write_bytes(b"half a checkpoint")

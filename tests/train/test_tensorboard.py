@@ -185,3 +185,31 @@ def test_run_resumed_mid_epoch_keeps_the_points_before_its_checkpoint(tmp_path, 
     points = scalar_points(read_events(log_dir), "batch/loss")
     assert [step for step, _ in points] == [3, 6, 8]
     assert all(value >= 0 for _, value in points)
+
+
+def test_a_colour_run_logs_colour_filters_and_mistakes(tmp_path, cifar10_dir):
+    config = TrainConfig(dataset="cifar10", model="seednet", epochs=1, batch_size=40,
+                         data_dir=str(cifar10_dir), out_dir=str(tmp_path))
+    trainer = Trainer.new(config)
+    reports = []
+    with TensorBoardLogger.for_trainer(trainer) as logger:
+        def on_epoch(report):
+            reports.append(report)
+            logger.on_epoch(report)
+
+        trainer.fit(on_step=logger.on_step, on_epoch=on_epoch)
+    events = read_events(trainer.run_dir.path / "tensorboard")
+
+    def rgb(tag) -> np.ndarray:
+        (event,) = events.Images(tag)
+        with Image.open(io.BytesIO(event.encoded_image_string)) as image:
+            assert image.mode == "RGB", f"{tag}: a colour image"
+            return np.asarray(image) / 255
+
+    expected_filters = tile_images(trainer.model.features[0].weight.data, zoom=8)
+    np.testing.assert_allclose(rgb("filters/features.0"), expected_filters, atol=1 / 255)
+    test = reports[0].test
+    wrong = np.flatnonzero(test.predictions != test.targets)[:16]
+    expected_mistakes = tile_images(fetch_batch(trainer.test_loader.dataset, wrong)[0],
+                                    columns=8, zoom=2)
+    np.testing.assert_allclose(rgb("mistakes"), expected_mistakes, atol=1 / 255)

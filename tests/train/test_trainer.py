@@ -20,39 +20,7 @@ from minicnn.train.loading import load_trained_model
 from minicnn.train.loop import evaluate, train_epoch
 from minicnn.train.run_dir import RunDir
 from minicnn.train.trainer import Trainer
-from tests.train.test_checkpoint import assert_same_state
-
-# Seconds and throughput differ between two runs; everything else in a record must not.
-TIMING_KEYS = ("images_per_second", "train_seconds")
-
-
-def config(tmp_path, **overrides) -> TrainConfig:
-    values = dict(data_dir=None, out_dir=str(tmp_path / "runs"), epochs=2, limit_train=1000,
-                  limit_test=500)
-    values.update(overrides)
-    return TrainConfig(**values)
-
-
-def without_timing(records: list[dict]) -> list[dict]:
-    return [{key: value for key, value in record.items() if key not in TIMING_KEYS}
-            for record in records]
-
-
-def assert_same_run(resumed: Trainer, straight: Trainer) -> None:
-    for key, value in straight.model.state_dict().items():
-        assert np.array_equal(resumed.model.state_dict()[key], value), (
-            f"{key} differs between the resumed run and the straight one")
-    assert_same_state(resumed.optimizer.state_dict(), straight.optimizer.state_dict(),
-                      "optimizer")
-    if straight.scheduler is not None:
-        assert_same_state(resumed.scheduler.state_dict(), straight.scheduler.state_dict(),
-                          "scheduler")
-    assert_same_state(resumed.train_loader.state_dict(), straight.train_loader.state_dict(),
-                      "train_loader")
-    assert without_timing(resumed.run_dir.read_metrics()) == without_timing(
-        straight.run_dir.read_metrics())
-    assert resumed.best_accuracy == straight.best_accuracy
-    assert resumed.epochs_done == straight.epochs_done
+from tests.helpers.training import assert_same_run, trainer_config
 
 
 # --------------------------------------------------------------------------- resumption
@@ -65,10 +33,10 @@ def test_stopped_and_resumed_run_ends_exactly_like_a_straight_run(tmp_path, mnis
                                                                   optimizer, scheduler):
     settings = dict(data_dir=str(mnist_dir), optimizer=optimizer, scheduler=scheduler,
                     lr=0.01 if optimizer == "sgd" else 0.002)
-    straight = Trainer.new(config(tmp_path / "straight", **settings))
+    straight = Trainer.new(trainer_config(tmp_path / "straight", **settings))
     straight.fit()
 
-    stopped = Trainer.new(config(tmp_path / "stopped", **settings))
+    stopped = Trainer.new(trainer_config(tmp_path / "stopped", **settings))
     stopped.run_epoch()
     run_path = stopped.run_dir.path
     del stopped
@@ -91,8 +59,8 @@ def test_stopped_and_resumed_run_ends_exactly_like_a_straight_run(tmp_path, mnis
 
 
 def test_resume_drops_metrics_written_after_the_last_checkpoint(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=2, limit_train=200,
-                                 limit_test=100))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), epochs=2,
+                                         limit_train=200, limit_test=100))
     trainer.run_epoch()
     # A crash between the metrics line and the checkpoint of epoch 2 leaves one line too many.
     trainer.run_dir.append_metrics({"epoch": 2, "test_accuracy": 0.0})
@@ -103,8 +71,8 @@ def test_resume_drops_metrics_written_after_the_last_checkpoint(tmp_path, mnist_
 
 
 def test_resume_can_extend_the_number_of_epochs(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=1, limit_train=200,
-                                 limit_test=100, scheduler="step"))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), epochs=1,
+                                         limit_train=200, limit_test=100, scheduler="step"))
     trainer.fit()
     resumed = Trainer.resume(trainer.run_dir.path, epochs=2)
     assert resumed.config.epochs == 2
@@ -116,8 +84,8 @@ def test_resume_can_extend_the_number_of_epochs(tmp_path, mnist_dir):
 @pytest.mark.parametrize("scheduler", ["cosine", "onecycle"])
 def test_schedules_planned_for_the_run_length_cannot_be_stretched(tmp_path, mnist_dir,
                                                                    scheduler):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=1, limit_train=64,
-                                 limit_test=64, scheduler=scheduler))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), epochs=1,
+                                         limit_train=64, limit_test=64, scheduler=scheduler))
     trainer.fit()
     with pytest.raises(ValueError, match=f"the {scheduler} schedule of this run was planned "
                                          "for 1 epochs and cannot be stretched to 3"):
@@ -126,8 +94,8 @@ def test_schedules_planned_for_the_run_length_cannot_be_stretched(tmp_path, mnis
 
 
 def test_a_finished_run_resumes_to_nothing(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=1, limit_train=100,
-                                 limit_test=100))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), epochs=1,
+                                         limit_train=100, limit_test=100))
     trainer.fit()
     assert Trainer.resume(trainer.run_dir.path).fit() == []
 
@@ -138,9 +106,10 @@ def test_a_finished_run_resumes_to_nothing(tmp_path, mnist_dir):
 def test_every_optimizer_and_scheduler_trains_one_tiny_epoch(tmp_path, mnist_dir, optimizer,
                                                              scheduler):
     lr = 0.01 if optimizer == "sgd" else 0.001
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=3, limit_train=96,
-                                 limit_test=64, batch_size=32, optimizer=optimizer,
-                                 scheduler=scheduler, lr=lr))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), epochs=3,
+                                         limit_train=96,
+                                         limit_test=64, batch_size=32, optimizer=optimizer,
+                                         scheduler=scheduler, lr=lr))
     assert type(trainer.optimizer).__name__.lower() == optimizer
     before = {key: value.copy() for key, value in trainer.model.state_dict().items()}
     report = trainer.run_epoch()
@@ -163,8 +132,9 @@ def test_every_optimizer_and_scheduler_trains_one_tiny_epoch(tmp_path, mnist_dir
 
 
 def test_schedulers_change_the_learning_rate_as_configured(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=4, limit_train=64,
-                                 limit_test=64, batch_size=64, scheduler="cosine", lr=0.04))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), epochs=4,
+                                         limit_train=64,
+                                         limit_test=64, batch_size=64, scheduler="cosine", lr=0.04))
     lrs = [report.lr for report in trainer.fit()]
     # Cosine over 4 epochs: 0.04 * (1 + cos(pi * epoch / 4)) / 2.
     np.testing.assert_allclose(lrs, [0.04 * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(4)],
@@ -172,8 +142,9 @@ def test_schedulers_change_the_learning_rate_as_configured(tmp_path, mnist_dir):
 
 
 def test_float64_runs_end_to_end(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=1, limit_train=256,
-                                 limit_test=128, dtype="float64", scheduler="exponential"))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), epochs=1,
+                                         limit_train=256,
+                                         limit_test=128, dtype="float64", scheduler="exponential"))
     images, _ = next(iter(trainer.train_loader))
     assert images.dtype == np.float64
     trainer.fit()
@@ -187,8 +158,8 @@ def test_float64_runs_end_to_end(tmp_path, mnist_dir):
 
 
 def test_float32_run_keeps_float32(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=1, limit_train=64,
-                                 limit_test=64))
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), epochs=1,
+                                         limit_train=64, limit_test=64))
     trainer.fit()
     for param in trainer.model.parameters():
         assert param.dtype == np.float32
@@ -198,7 +169,8 @@ def test_float32_run_keeps_float32(tmp_path, mnist_dir):
 
 # --------------------------------------------------------------------------- run directory
 def test_run_directory_holds_config_metrics_and_checkpoints(tmp_path, mnist_dir):
-    cfg = config(tmp_path, data_dir=str(mnist_dir), epochs=2, limit_train=300, limit_test=200)
+    cfg = trainer_config(tmp_path, data_dir=str(mnist_dir), epochs=2, limit_train=300,
+                         limit_test=200)
     trainer = Trainer.new(cfg)
     reports = trainer.fit()
     run_dir = trainer.run_dir
@@ -243,8 +215,8 @@ def test_run_directory_holds_config_metrics_and_checkpoints(tmp_path, mnist_dir)
 
 
 def test_a_wider_network_trains_and_loads_back_at_its_width(tmp_path, mnist_dir):
-    trainer = Trainer.new(config(tmp_path, data_dir=str(mnist_dir), epochs=1, limit_train=128,
-                                 limit_test=64, width=1.5), name="wide")
+    trainer = Trainer.new(trainer_config(tmp_path, data_dir=str(mnist_dir), epochs=1,
+                                         limit_train=128, limit_test=64, width=1.5), name="wide")
     trainer.fit()
     assert trainer.run_dir.path.name.startswith("wide-")
     assert trainer.model.features[0].weight.shape == (9, 1, 5, 5)
@@ -255,9 +227,57 @@ def test_a_wider_network_trains_and_loads_back_at_its_width(tmp_path, mnist_dir)
         assert model.features[0].weight.shape == (9, 1, 5, 5), path
 
 
+def test_a_cifar_run_takes_its_channels_classes_and_statistics_from_the_data(tmp_path,
+                                                                            cifar10_dir):
+    trainer = Trainer.new(trainer_config(tmp_path, dataset="cifar10", model="seednet", epochs=1,
+                                 data_dir=str(cifar10_dir), limit_train=None, limit_test=None,
+                                 batch_size=40, lr=0.01))
+    assert trainer.run_dir.path.name.startswith("seednet-cifar10-")
+    assert trainer.model.features[0].weight.shape == (12, 3, 3, 3), "RGB input"
+    assert not trainer.model.features[0].needs_input_grad, "the images need no gradient"
+    images, _ = trainer.train_loader.dataset.get_batch(np.arange(40))
+    assert images.shape == (40, 3, 32, 32) and images.dtype == np.float32
+    trainer.fit()
+    from minicnn.data import CIFAR10, channel_statistics
+
+    mean, std = channel_statistics(CIFAR10(cifar10_dir))
+    metadata = read_metadata(trainer.run_dir.best_weights)
+    assert metadata["minicnn.model"] == "seednet" and metadata["minicnn.dataset"] == "cifar10"
+    assert json.loads(metadata["minicnn.mean"]) == list(mean)
+    assert json.loads(metadata["minicnn.std"]) == list(std)
+    model, _ = load_trained_model(trainer.run_dir.best_weights)
+    assert model.features[0].weight.shape == (12, 3, 3, 3)
+    assert evaluate(model, trainer.test_loader, trainer.loss_fn).accuracy == (
+        trainer.best_accuracy)
+
+
+def test_cifar100_gives_a_hundred_logits(tmp_path, cifar_files):
+    files = cifar_files(kind="cifar100", per_file=20, test_count=10)
+    trainer = Trainer.new(trainer_config(tmp_path, dataset="cifar100", model="seednet", epochs=1,
+                                 data_dir=str(files.root), limit_train=None, limit_test=None,
+                                 batch_size=10))
+    assert trainer.model.classifier[1].weight.shape == (100, 12 * 16 * 16)
+    trainer.fit()
+    model, _ = load_trained_model(trainer.run_dir.path)
+    assert model.classifier[1].weight.shape[0] == 100
+
+
+@pytest.mark.parametrize(("dataset", "model", "message"), [
+    ("cifar10", "lenet5", "lenet5: LeNet-5 takes 1-channel 28x28 digits"),
+    ("mnist", "seednet", r"model 'seednet' does not take MNIST images \(1, 28, 28\): "
+                         r"Linear\(in_features=3072"),
+])
+def test_a_network_that_does_not_fit_the_images_is_refused_before_any_data(
+        tmp_path, cifar10_dir, mnist_dir, dataset, model, message):
+    data_dir = cifar10_dir if dataset == "cifar10" else mnist_dir
+    with pytest.raises(ValueError, match=message):
+        Trainer.new(trainer_config(tmp_path, dataset=dataset, model=model, data_dir=str(data_dir)))
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
 def test_a_run_that_cannot_start_leaves_no_directory(tmp_path):
     with pytest.raises(FileNotFoundError):
-        Trainer.new(config(tmp_path, data_dir=str(tmp_path / "no-mnist-here")))
+        Trainer.new(trainer_config(tmp_path, data_dir=str(tmp_path / "no-mnist-here")))
     assert list((tmp_path / "runs").iterdir()) == []
 
 
@@ -268,8 +288,8 @@ def test_two_runs_in_the_same_second_get_different_directories(tmp_path, mnist_d
 
 def test_same_seed_same_run_other_seed_other_run(tmp_path, mnist_dir):
     def final_weights(seed, folder):
-        trainer = Trainer.new(config(tmp_path / folder, data_dir=str(mnist_dir), epochs=1,
-                                     limit_train=128, limit_test=64, seed=seed))
+        trainer = Trainer.new(trainer_config(tmp_path / folder, data_dir=str(mnist_dir), epochs=1,
+                                             limit_train=128, limit_test=64, seed=seed))
         trainer.fit()
         return trainer.model.state_dict()["classifier.5.weight"]
 
@@ -329,7 +349,7 @@ def test_empty_loaders_are_errors():
     ("optimizer", "lbfgs", "optimizer must be one of"),
     ("scheduler", "warmup", "scheduler must be one of"),
     ("dtype", "float16", "dtype must be one of"),
-    ("dataset", "cifar10", "dataset must be one of"),
+    ("dataset", "imagenet", "dataset must be one of"),
     ("epochs", 0, "epochs must be positive"),
     ("batch_size", -1, "batch_size must be positive"),
     ("limit_train", 0, "limit_train must be positive"),

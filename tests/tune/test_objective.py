@@ -14,7 +14,7 @@ import pytest
 from minicnn.train.config import TrainConfig
 from minicnn.tune.objective import Objective, trial_config
 from minicnn.tune.space import SearchSpace
-from tests.tune.tiny import TINY_FIXED
+from tests.helpers.training import TINY_FIXED
 
 
 def base_config(mnist_dir, **overrides) -> TrainConfig:

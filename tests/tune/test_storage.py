@@ -22,7 +22,8 @@ from minicnn.tune.storage import (
     open_storage,
     redact_url,
 )
-from tests.tune.tiny import TINY_TRAINING, minicnn_command, subprocess_env
+from tests.helpers.processes import minicnn_command, subprocess_env
+from tests.helpers.training import TINY_TRAINING
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 

@@ -14,7 +14,7 @@ import pytest
 from minicnn.tune import SearchSpace, tune
 from minicnn.tune.storage import default_storage_url
 from minicnn.tune.study import StudyOptions, make_pruner, prepare_study, run_worker
-from tests.tune.tiny import TINY_FIXED
+from tests.helpers.training import TINY_FIXED
 
 SPACE = SearchSpace.parse(["lr=1e-3:0.1:log", "batch_size=32,64"])
 

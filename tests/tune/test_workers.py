@@ -9,7 +9,7 @@ import pytest
 
 from minicnn.tune import SearchSpace, tune
 from minicnn.tune.workers import available_cores, threads_per_worker, worker_seed
-from tests.tune.tiny import TINY_FIXED
+from tests.helpers.training import TINY_FIXED
 
 
 @pytest.mark.parametrize(("workers", "threads", "cores", "expected"), [

@@ -2,7 +2,7 @@
 
 Each test draws a figure, checks it holds the numbers it was given (the plotted lines, the
 image data), saves it and checks the file: a PNG of exactly the documented size in pixels,
-with a real drawing on it (see :func:`tests.viz.png.check_png`).
+with a real drawing on it (see :func:`tests.helpers.png.check_png`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from minicnn.viz import (
     record_gradient_flow,
     save_figure,
 )
-from tests.viz.png import check_png, figure_pixels
+from tests.helpers.png import check_png, figure_pixels
 
 METRICS = [
     {"epoch": 1, "lr": 0.05, "train_loss": 0.9, "train_accuracy": 0.71, "test_loss": 0.3,
@@ -92,11 +92,29 @@ def test_filters_show_each_kernel_on_one_symmetric_scale(model, tmp_path):
 
 def test_filters_of_a_multi_channel_layer_get_a_row_per_output_channel(tmp_path):
     conv = Conv2d(3, 4, kernel_size=3)
-    figure = plot_filters(conv)  # (4, 3, 3, 3): 4 rows of 3
+    figure = plot_filters(conv, rgb=False)  # (4, 3, 3, 3): 4 rows of 3
     tiles = [axes for axes in figure.axes if axes.get_images()]
     assert [axes.get_title() for axes in tiles[3:6]] == ["1.0", "1.1", "1.2"]
     np.testing.assert_array_equal(tiles[5].get_images()[0].get_array(), conv.weight.data[1, 2])
-    saved(figure, tmp_path, "filters_rgb", 360, 520)
+    saved(figure, tmp_path, "filters_per_channel", 360, 520)
+    conv_4 = Conv2d(4, 2, kernel_size=3)
+    assert len([axes for axes in plot_filters(conv_4).axes if axes.get_images()]) == 8, (
+        "four input channels: a grey tile per (output, input) pair")
+
+
+def test_filters_on_rgb_input_are_colour_images_each_scaled_to_unit(tmp_path):
+    conv = Conv2d(3, 5, kernel_size=3)
+    figure = plot_filters(conv)  # 5 kernels (3, 3, 3): 2 rows of 3 colour tiles
+    tiles = [axes for axes in figure.axes if axes.get_images()]
+    assert [axes.get_title() for axes in tiles] == ["0", "1", "2", "3", "4"]
+    kernel = conv.weight.data[1].astype(np.float64)
+    expected = ((kernel - kernel.min()) / (kernel.max() - kernel.min())).transpose(1, 2, 0)
+    shown = tiles[1].get_images()[0].get_array()
+    assert shown.shape == (3, 3, 3), "height, width, RGB"
+    np.testing.assert_allclose(shown, expected, rtol=1e-6, atol=1e-7)
+    saved(figure, tmp_path, "filters_rgb", 360, 280)
+    with pytest.raises(ValueError, match="rgb=True needs kernels of 3 input channels"):
+        plot_filters(Conv2d(1, 2, 3), rgb=True)
 
 
 def test_feature_maps_show_every_conv_output(model, digits, tmp_path):
@@ -133,6 +151,19 @@ def test_mistakes_show_the_most_confident_first(tmp_path, digits):
     assert titles[0].startswith(f"{labels[most]} \u2192 {predictions[most]}")
     rows = math.ceil(len(titles) / 8)
     saved(figure, tmp_path, "mistakes", 1200, round((1.7 * rows + 0.4) * 100))
+
+
+def test_colour_mistakes_are_drawn_in_colour(tmp_path):
+    images = np.random.default_rng(0).standard_normal((3, 3, 4, 4))
+    labels = np.array([0, 1, 2])
+    probabilities = np.array([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1], [0.0, 0.0, 1.0]])
+    figure = plot_mistakes(images, labels, probabilities)
+    shown = [axes.get_images()[0].get_array() for axes in figure.axes if axes.get_images()]
+    assert len(shown) == 2, "two wrong, the most confident first"
+    image = images[0]
+    np.testing.assert_allclose(shown[0], ((image - image.min()) / (image.max() - image.min()))
+                               .transpose(1, 2, 0), rtol=1e-6)
+    saved(figure, tmp_path, "mistakes_rgb", 1200, 210)
 
 
 def test_gradient_flow_plots_one_bar_per_layer(model, digits, tmp_path):

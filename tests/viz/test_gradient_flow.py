@@ -7,7 +7,7 @@ import torch
 
 from minicnn.nn.loss import CrossEntropyLoss
 from minicnn.viz import record_gradient_flow
-from tests.models.test_lenet import twin_pair
+from tests.helpers.twins import twin_pair
 
 
 def torch_grad_outputs(model, images, labels) -> dict[str, np.ndarray]:

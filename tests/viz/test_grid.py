@@ -37,6 +37,17 @@ def test_constant_image_is_grey_not_nan():
     assert np.all(scale_to_unit(np.ones((1, 3, 3))) == 0.5)
 
 
+def test_rgb_images_make_a_colour_grid():
+    images = np.random.default_rng(0).normal(size=(3, 3, 2, 4))
+    grid = tile_images(images, columns=3, padding=1, zoom=1)
+    assert grid.shape == (1 * (2 + 1) + 1, 3 * (4 + 1) + 1, 3), "rows, columns, RGB"
+    image = images[2]
+    expected = ((image - image.min()) / (image.max() - image.min())).transpose(1, 2, 0)
+    np.testing.assert_allclose(grid[1:3, 11:15], expected, atol=1e-6,
+                               err_msg="one scale over the three channels of an image")
+    np.testing.assert_array_equal(grid[0], 1.0)
+
+
 @pytest.mark.parametrize("shape", [(0, 3, 3), (3, 3), (2, 2, 3, 3)])
 def test_rejects_what_is_not_a_stack_of_images(shape):
     with pytest.raises(ValueError, match="tile_images: expected a non-empty"):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from minicnn.viz import confident_mistakes, confusion_matrix, predict_probabilities
-from tests.models.test_lenet import twin_pair
+from tests.helpers.twins import twin_pair
 
 
 def test_probabilities_are_the_softmax_of_torchs_logits_in_batches():

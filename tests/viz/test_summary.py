@@ -8,8 +8,8 @@ import torch
 
 import minicnn
 from minicnn.models import LeNet5
-from minicnn.nn import Conv2d, Linear, ReLU, Sequential
-from tests.models.test_lenet import TorchLeNet5
+from minicnn.nn import Conv2d, ConvTranspose2d, Linear, ReLU, Sequential
+from tests.helpers.twins import TorchLeNet5
 
 
 def torch_leaf_shapes(model, input_shape) -> dict[str, tuple]:
@@ -71,3 +71,23 @@ def test_input_shape_with_a_batch_dimension_is_explained():
 def test_batch_size_must_be_positive():
     with pytest.raises(ValueError, match="batch_size must be positive"):
         minicnn.summary(LeNet5(), (1, 28, 28), batch_size=0)
+
+
+@pytest.mark.parametrize(("kwargs", "input_shape"), [
+    (dict(stride=2, padding=1, output_padding=1), (4, 5, 6)),
+    (dict(groups=2, dilation=2), (4, 3, 3)),
+])
+def test_conv_transpose_counts_what_the_convolution_it_undoes_counts(kwargs, input_shape):
+    """A transposed convolution is the backward of the Conv2d with in/out channels swapped:
+    the same products, the same column matrix."""
+    up = ConvTranspose2d(4, 6, 3, **kwargs)
+    row = minicnn.summary(Sequential(up), input_shape, batch_size=2).layers[0]
+    conv_kwargs = {key: value for key, value in kwargs.items() if key != "output_padding"}
+    conv = Conv2d(6, 4, 3, **conv_kwargs)
+    conv_row = minicnn.summary(Sequential(conv), row.output_shape[1:], batch_size=2).layers[0]
+    assert conv_row.output_shape == (2, *input_shape)
+    per_pixel = 6 // up.groups * 9
+    pixels = input_shape[1] * input_shape[2]
+    assert row.mult_adds == conv_row.mult_adds == 2 * 4 * pixels * per_pixel
+    assert row.im2col_bytes == conv_row.im2col_bytes == 2 * 6 * 9 * pixels * 4
+    assert row.parameters == 4 * 6 // up.groups * 9 + 6

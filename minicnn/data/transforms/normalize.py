@@ -1,24 +1,18 @@
-"""Transforms applied to images after they are scaled to [0, 1] (torchvision's, for arrays).
-
-A transform is a callable on a float array shaped ``(C, H, W)`` (one image) or ``(N, C, H, W)``
-(a batch): channels are always axis ``-3`` and any leading axes are samples. That is what lets
-a dataset apply the transform once to a whole batch instead of once per image. Transforms keep
-the input's dtype (float32 stays float32).
-"""
+"""Normalize: a per-channel mean and standard deviation, and the MNIST statistics it uses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
+
+from minicnn.data.transforms.base import check_images
 
 __all__ = [
     "FASHION_MNIST_MEAN",
     "FASHION_MNIST_STD",
     "MNIST_MEAN",
     "MNIST_STD",
-    "Compose",
-    "Lambda",
     "Normalize",
 ]
 
@@ -30,31 +24,6 @@ FASHION_MNIST_MEAN = 0.2860
 """Mean pixel value of the Fashion-MNIST training images, scaled to [0, 1]."""
 FASHION_MNIST_STD = 0.3530
 """Standard deviation of the Fashion-MNIST training pixels, scaled to [0, 1]."""
-
-
-class Compose:
-    """Apply ``transforms`` one after the other.
-
-    Args:
-        transforms: callables, each taking and returning an array.
-    """
-
-    def __init__(self, transforms: Sequence[Callable]):
-        self.transforms = list(transforms)
-        for transform in self.transforms:
-            if not callable(transform):
-                raise TypeError(
-                    f"Compose: every transform must be callable, got {type(transform).__name__}"
-                )
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        for transform in self.transforms:
-            images = transform(images)
-        return images
-
-    def __repr__(self) -> str:
-        lines = "".join(f"    {transform!r}\n" for transform in self.transforms)
-        return f"Compose(\n{lines})"
 
 
 class Normalize:
@@ -86,12 +55,7 @@ class Normalize:
             raise ValueError(f"Normalize: std must be strictly positive, got {self.std.tolist()}")
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images)
-        if images.ndim < 3 or not np.issubdtype(images.dtype, np.floating):
-            raise ValueError(
-                f"{self!r}: expected float images shaped (C, H, W) or (N, C, H, W), got shape "
-                f"{images.shape} and dtype {images.dtype}"
-            )
+        images = check_images(self, images)
         channels = images.shape[-3]
         if max(len(self.mean), len(self.std)) not in (1, channels):
             raise ValueError(
@@ -109,18 +73,3 @@ class Normalize:
             return f"{values[0]:g}" if len(values) == 1 else str([float(v) for v in values])
 
         return f"Normalize(mean={show(self.mean)}, std={show(self.std)})"
-
-
-class Lambda:
-    """Wrap a function as a transform (it must accept single images and batches alike)."""
-
-    def __init__(self, function: Callable[[np.ndarray], np.ndarray]):
-        if not callable(function):
-            raise TypeError(f"Lambda: expected a callable, got {type(function).__name__}")
-        self.function = function
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        return self.function(images)
-
-    def __repr__(self) -> str:
-        return f"Lambda({getattr(self.function, '__name__', repr(self.function))})"
