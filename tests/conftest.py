@@ -87,3 +87,4 @@ def cifar_files(tmp_path):
 def cifar10_dir(tmp_path_factory) -> Path:
     """A fake CIFAR-10 folder for training runs: 5 x 48 training images, 40 test images."""
     return write_cifar(tmp_path_factory.mktemp("cifar10"), per_file=48, test_count=40).root
+

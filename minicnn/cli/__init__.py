@@ -23,6 +23,7 @@ from minicnn.cli import (
     evaluate,
     exercises,
     explore,
+    export,
     gradcheck,
     import_torch,
     plot,
@@ -32,9 +33,10 @@ from minicnn.cli import (
 )
 from minicnn.debug import debug_enabled
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "file_fault", "main"]
 
-COMMANDS = [train, evaluate, predict, import_torch, gradcheck, plot, tune, explore, exercises]
+COMMANDS = [train, evaluate, predict, import_torch, gradcheck, export, plot, tune, explore,
+            exercises]
 """The command modules, in the order ``minicnn --help`` lists them."""
 
 
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _file_fault(error: BaseException) -> bool:
+def file_fault(error: BaseException) -> bool:
     """Whether ``error`` is a problem with a file or the network that the user can fix.
 
     Those are reported as one line (their messages name the file, what is wrong and what to
@@ -84,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nminicnn {args.command}: interrupted", file=sys.stderr)
         return 130
     except (OSError, ValueError) as error:
-        if debug_enabled() or not _file_fault(error):
+        if debug_enabled() or not file_fault(error):
             raise
         print(f"minicnn {args.command}: {' '.join(str(error).split())}", file=sys.stderr)
         return 1

@@ -12,6 +12,17 @@ so far and exits with status 130 (143 for SIGTERM), printing the command that re
 where it stopped; a second Ctrl-C stops at once, keeping the last checkpoint written. A
 non-finite loss stops the run (status 3) with the epoch, the step and the layer where the
 NaN/Inf first appeared; ``--skip-nonfinite`` (also when resuming) skips such batches instead.
+
+``--distributed`` trains data-parallel on the ranks of the MPI job the command runs in::
+
+    mpiexec -n 2 minicnn train --distributed                  # or:
+    mpiexec -n 2 python -m mpi4py -m minicnn train --distributed
+
+Every rank runs this command; ``--batch-size`` is the global batch, shared out among the ranks,
+so the run trains to the weights one process would. Rank 0 prints and writes the run
+directory; the others are silent. Each rank runs ``cores / ranks`` kernel threads unless
+``--threads`` says otherwise. A rank that raises prints one message naming it and aborts the
+whole job (``MPI_Abort``); a rank that dies is reported by ``mpiexec``, which ends the job.
 """
 
 from __future__ import annotations
@@ -105,6 +116,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--skip-nonfinite", action="store_true", default=None,
                         help="skip a batch whose loss is NaN/Inf (with a warning) instead of "
                              "stopping the run; also accepted with --resume")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel training on the ranks of the MPI job this runs in "
+                             "(mpiexec -n N minicnn train --distributed; the mpi extra); "
+                             "--batch-size is the global batch")
     return parser
 
 
@@ -152,6 +167,42 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.distributed:
+        return _train(args, None)
+    from minicnn.distributed import init
+
+    return _train_distributed(args, init())
+
+
+def _train_distributed(args: argparse.Namespace, communicator) -> int:
+    """:func:`_train` on every rank: rank 0 prints, the others are silent; an exception on
+    any rank ends the whole job with a message naming the rank."""
+    import contextlib
+    import os
+    import traceback
+
+    from minicnn.cli import file_fault
+
+    quiet = contextlib.ExitStack()
+    if not communicator.is_root:
+        sink = quiet.enter_context(open(os.devnull, "w"))  # noqa: SIM115 - closed by the stack
+        quiet.enter_context(contextlib.redirect_stdout(sink))
+        quiet.enter_context(contextlib.redirect_stderr(sink))
+    try:
+        with quiet:
+            return _train(args, communicator)
+    except Exception as error:
+        # The other ranks wait in a collective operation that this rank will never join:
+        # only ending the job stops them.
+        reason = " ".join(str(error).split())
+        detail = "" if file_fault(error) else traceback.format_exc()
+        print(f"{detail}minicnn train: rank {communicator.rank} of {communicator.size} failed: "
+              f"{type(error).__name__}: {reason}; ending the job", file=sys.__stderr__)
+        communicator.abort(1)
+        raise  # abort does not return; this keeps linters and readers sure of it
+
+
+def _train(args: argparse.Namespace, communicator) -> int:
     from tqdm import tqdm
 
     from minicnn.data import DownloadError
@@ -164,21 +215,28 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume:
         run_dir = RunDir(args.resume)
-        if not (run_dir.checkpoint.is_file() and run_dir.config.is_file()):
+
+        def resumable() -> bool:
+            return run_dir.checkpoint.is_file() and run_dir.config.is_file()
+
+        if not (resumable() if communicator is None else communicator.run_on_root(resumable)):
             print(f"minicnn train: cannot resume {args.resume}: not a run directory (it needs "
                   "config.json and checkpoint.safetensors, written after each epoch)",
                   file=sys.stderr)
             return 2
         try:
             trainer = Trainer.resume(args.resume, epochs=args.epochs,
-                                     skip_nonfinite=args.skip_nonfinite)
+                                     skip_nonfinite=args.skip_nonfinite,
+                                     communicator=communicator)
         except (CheckpointError, DownloadError, ValueError) as error:
             print(f"minicnn train: cannot resume {args.resume}: {error}", file=sys.stderr)
             return 1
     else:
         try:
-            trainer = Trainer.new(_config_from_args(args))
+            trainer = Trainer.new(_config_from_args(args), communicator=communicator)
         except DownloadError as error:
+            if communicator is not None:
+                raise  # perhaps this rank's alone: only ending the job frees the others
             print(f"minicnn train: {error}", file=sys.stderr)
             return 1
         except ModelChoiceError as error:  # e.g. LeNet-5 asked to read colour images
@@ -187,10 +245,17 @@ def run(args: argparse.Namespace) -> int:
     config = trainer.config
     if config.threads is not None:
         set_num_threads(config.threads)
+    elif communicator is not None:
+        from minicnn.distributed import threads_per_rank
+
+        set_num_threads(threads_per_rank(communicator.local_size()))
     print(f"run directory: {trainer.run_dir.path}")
+    if communicator is not None:
+        print(f"data-parallel on {communicator.size} ranks: {config.batch_size} images per step, "
+              f"about {config.batch_size // communicator.size} per rank")
     print(trainer.model)
     logger = None
-    if args.tensorboard:
+    if args.tensorboard and trainer.is_root:
         from minicnn.train.tensorboard import TensorBoardLogger
 
         logger = TensorBoardLogger.for_trainer(trainer)
@@ -218,20 +283,28 @@ def run(args: argparse.Namespace) -> int:
             logger.on_epoch(report)
 
     resume_command = f"minicnn train --resume {trainer.run_dir.path}"
+    if communicator is not None:
+        resume_command = f"mpiexec -n {communicator.size} {resume_command} --distributed"
     stop = _StopRequest()
+    stopped_between_epochs = False
     try:
         with stop:
-            while trainer.epochs_done < config.epochs and not stop():
+            while trainer.epochs_done < config.epochs:
+                # Every rank must agree, or one would wait for the others' next step forever.
+                stopped_between_epochs = trainer.stop_agreed(stop())
+                if stopped_between_epochs:
+                    break
                 bar = tqdm(total=len(trainer.train_loader.dataset), unit="img", leave=False,
                            desc=f"epoch {trainer.epochs_done + 1}/{config.epochs}",
-                           disable=args.no_progress, file=sys.stderr, initial=trainer.progress.seen)
+                           disable=args.no_progress or not trainer.is_root, file=sys.stderr,
+                           initial=trainer.progress.seen)
                 on_epoch(trainer.run_epoch(on_step, should_stop=stop))
     except TrainingInterrupted:
         bar.close()
         print(f"\nstopped after {trainer.progress.steps} of the {len(trainer.train_loader)} steps "
               f"of epoch {trainer.epochs_done + 1} and saved a checkpoint; continue with: "
               f"{resume_command}", file=sys.stderr)
-        return 128 + stop.signal
+        return 128 + (stop.signal or signal.SIGINT)
     except KeyboardInterrupt:
         # A second Ctrl-C mid-step: the last checkpoint written is intact (written atomically).
         if bar is not None:
@@ -249,11 +322,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if logger is not None:
             logger.close()
-    if stop() and trainer.epochs_done < config.epochs:
+    if stopped_between_epochs:
         # The signal came between two epochs, after the first one's checkpoint was written.
         print(f"stopped after epoch {trainer.epochs_done}; continue with: {resume_command}",
               file=sys.stderr)
-        return 128 + stop.signal
+        return 128 + (stop.signal or signal.SIGINT)
 
     metrics = trainer.run_dir.read_metrics()
     if not metrics:

@@ -16,8 +16,9 @@ Modules: :mod:`~minicnn.data.idx` (the IDX file format), :mod:`~minicnn.data.dow
 :mod:`~minicnn.data.image_dataset` (what the image datasets share), :mod:`~minicnn.data.mnist`
 and :mod:`~minicnn.data.cifar` (the datasets), :mod:`~minicnn.data.statistics` (per-channel
 mean and std), :mod:`~minicnn.data.dataset` (Dataset, ArrayDataset, Subset, random_split),
-:mod:`~minicnn.data.dataloader` (DataLoader) and :mod:`~minicnn.data.transforms`
-(normalisation and augmentation).
+:mod:`~minicnn.data.dataloader` (DataLoader), :mod:`~minicnn.data.sharded` (a rank's share
+of each batch, for data-parallel training) and :mod:`~minicnn.data.transforms` (normalisation
+and augmentation).
 """
 
 from minicnn.data import transforms
@@ -34,6 +35,7 @@ from minicnn.data.download import DownloadError, default_cache_dir
 from minicnn.data.idx import DataFileError, read_idx, write_idx
 from minicnn.data.image_dataset import ImageDataset
 from minicnn.data.mnist import MNIST, FashionMNIST
+from minicnn.data.sharded import ShardedDataLoader, shard_bounds
 from minicnn.data.statistics import channel_statistics
 
 __all__ = [
@@ -47,12 +49,14 @@ __all__ = [
     "DownloadError",
     "FashionMNIST",
     "ImageDataset",
+    "ShardedDataLoader",
     "Subset",
     "channel_statistics",
     "default_cache_dir",
     "default_collate",
     "random_split",
     "read_idx",
+    "shard_bounds",
     "transforms",
     "write_idx",
 ]

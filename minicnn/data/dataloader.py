@@ -145,7 +145,7 @@ class DataLoader:
             generator = None
             if batch_seed is not None:
                 generator = self.batch_generator(batch_seed, batch_index)
-            batch = fetch_batch(self.dataset, indices, self.collate_fn, generator)
+            batch = self._fetch(indices, generator)
             # Count the batch as done before handing it out: a checkpoint taken while the
             # caller holds it resumes after it.
             self._batches_done = batch_index + 1
@@ -153,6 +153,11 @@ class DataLoader:
             if iteration != self._active_iteration:
                 return  # a newer iteration (or load_state_dict) took over the bookkeeping
         self._finish_epoch()
+
+    def _fetch(self, indices: np.ndarray, generator: np.random.Generator | None):
+        """The batch of these sample indices, its random draws from ``generator`` (a subclass
+        may take only a share of them)."""
+        return fetch_batch(self.dataset, indices, self.collate_fn, generator)
 
     def state_dict(self) -> dict:
         """The shuffling state, enough to resume exactly where the loader is.

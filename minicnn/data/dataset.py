@@ -89,7 +89,8 @@ def fetch_batch(dataset, indices: np.ndarray, collate_fn=None,
     """The samples at ``indices`` as one batch: ``dataset.get_batch`` if it has one (and no
     ``collate_fn`` is given), else ``collate_fn`` (default :func:`default_collate`) applied to
     ``[dataset[i] for i in indices]``. ``generator`` goes to ``get_batch`` (the batch's random
-    draws) when the dataset :func:`needs_generator`."""
+    draws: a generator, or a :class:`~minicnn.data.transforms.BatchShare` of one) when the
+    dataset :func:`needs_generator`."""
     if collate_fn is None and hasattr(dataset, "get_batch"):
         if generator is not None and needs_generator(dataset):
             return dataset.get_batch(indices, generator=generator)

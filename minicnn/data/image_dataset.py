@@ -115,7 +115,8 @@ class ImageDataset(Dataset):
         """``(images (B, C, H, W) float, labels (B,) int64)`` of the samples at ``indices``.
 
         ``generator``: the source of a random transform's draws, one set per image (default:
-        minicnn's global generator).
+        minicnn's global generator), or a :class:`~minicnn.data.transforms.BatchShare` (these
+        images are a share of a larger batch, drawn for as a whole).
         """
         indices = np.asarray(indices)
         if indices.ndim != 1 or not (indices.size == 0 or np.issubdtype(indices.dtype, np.integer)):

@@ -31,7 +31,12 @@ import numpy as np
 __all__ = [
     "batch_norm",
     "batch_norm_backward",
+    "batch_norm_backward_from_sums",
     "batch_norm_forward",
+    "batch_norm_forward_with_statistics",
+    "batch_norm_grad_sums",
+    "batch_norm_statistics",
+    "combine_batch_statistics",
     "group_norm",
     "group_norm_backward",
     "group_norm_forward",
@@ -93,13 +98,16 @@ def _check_input_and_per_channel(owner: str, x, per_channel: dict) -> None:
                             f"dtype {x.dtype}; they must match")
 
 
-def _check_arguments(x, per_channel: dict, training: bool, momentum: float, eps: float) -> None:
+def _check_arguments(x, per_channel: dict, training: bool, momentum: float, eps: float,
+                     count: int | None = None) -> None:
+    """``count``: the values per channel the training statistics span (default: ``x``'s)."""
     _check_input_and_per_channel("batch_norm", x, per_channel)
     if training:
-        if _values_per_channel(x.shape) < 2:
+        if (_values_per_channel(x.shape) if count is None else count) < 2:
             raise ValueError(
                 "batch_norm: expected more than 1 value per channel when training, "
                 f"got input size {x.shape}"
+                + ("" if count is None else f" ({count} over every process)")
             )
         if eps <= 0:
             raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
@@ -150,20 +158,107 @@ def batch_norm_forward(
         centered = x - _per_channel(mean, x.ndim)
         biased_var = np.mean(centered * centered, axis=axes)
         inv_std = 1.0 / np.sqrt(biased_var + eps)
-        # The running variance estimates the population's, hence the unbiased m/(m-1) factor;
-        # the normalisation itself uses the batch's biased variance, as the paper does.
-        values_per_channel = _values_per_channel(x.shape)
-        unbiased_var = biased_var * (values_per_channel / (values_per_channel - 1))
-        if running_mean is not None:
-            running_mean *= 1.0 - momentum
-            running_mean += momentum * mean
-        if running_var is not None:
-            running_var *= 1.0 - momentum
-            running_var += momentum * unbiased_var
+        _update_running_statistics(running_mean, running_var, mean, biased_var,
+                                   _values_per_channel(x.shape), momentum)
     else:
         centered = x - _per_channel(running_mean, x.ndim)
         inv_std = 1.0 / np.sqrt(running_var + eps)
     x_hat = centered * _per_channel(inv_std, x.ndim)
+    return _scale_and_shift(x_hat, weight, bias), x_hat, inv_std
+
+
+def _update_running_statistics(running_mean, running_var, mean, biased_var, count: int,
+                               momentum: float) -> None:
+    # The running variance estimates the population's, hence the unbiased m/(m-1) factor;
+    # the normalisation itself uses the batch's biased variance, as the paper does.
+    unbiased_var = biased_var * (count / (count - 1))
+    if running_mean is not None:
+        running_mean *= 1.0 - momentum
+        running_mean += momentum * mean
+    if running_var is not None:
+        running_var *= 1.0 - momentum
+        running_var += momentum * unbiased_var
+
+
+def batch_norm_statistics(x: np.ndarray) -> np.ndarray:
+    """One process's share of the batch statistics, for SyncBatchNorm to combine.
+
+    Returns:
+        a ``(3, C)`` float64 array: the number ``m`` of values of each channel, their mean and
+        ``M2``, the sum of their squared deviations from that mean (all zero for an empty
+        input). float64 carries the counts exactly and a float32 input's sums without loss.
+    """
+    axes = _reduce_axes(x.ndim)
+    statistics = np.zeros((3, x.shape[1]), dtype=np.float64)
+    count = _values_per_channel(x.shape)
+    if count:
+        mean = x.mean(axis=axes)
+        centered = x - _per_channel(mean, x.ndim)
+        statistics[0] = count
+        statistics[1] = mean
+        statistics[2] = (centered * centered).sum(axis=axes)
+    return statistics
+
+
+def combine_batch_statistics(statistics: np.ndarray, dtype) -> tuple[int, np.ndarray, np.ndarray]:
+    """The whole batch's ``(m, mean, biased variance)`` from every process's
+    :func:`batch_norm_statistics`, stacked ``(processes, 3, C)``.
+
+    Chan, Golub and LeVeque's pairwise update, applied in process order (so every process
+    gets the same bits): joining parts ``a`` and ``b`` with ``delta = mean_b - mean_a``::
+
+        m    = m_a + m_b
+        mean = mean_a + delta * m_b / m
+        M2   = M2_a + M2_b + delta^2 * m_a * m_b / m
+
+    It never subtracts two large sums of squares (``sum x^2 - m mean^2``), which in float32
+    would cancel away the variance of data far from zero. The mean and variance are returned
+    in ``dtype``, the input's.
+    """
+    count, mean, m2 = 0.0, None, None
+    for part_count, part_mean, part_m2 in statistics:
+        part_count = float(part_count[0])
+        if part_count == 0:
+            continue
+        if count == 0:
+            count, mean, m2 = part_count, part_mean, part_m2
+            continue
+        joined = count + part_count
+        delta = part_mean - mean
+        mean = mean + delta * (part_count / joined)
+        m2 = m2 + part_m2 + delta * delta * (count * part_count / joined)
+        count = joined
+    if count == 0:
+        channels = statistics.shape[-1]
+        return 0, np.zeros(channels, dtype), np.zeros(channels, dtype)
+    return int(count), mean.astype(dtype), (m2 / count).astype(dtype)
+
+
+def batch_norm_forward_with_statistics(
+    x: np.ndarray,
+    count: int,
+    mean: np.ndarray,
+    biased_var: np.ndarray,
+    running_mean: np.ndarray | None,
+    running_var: np.ndarray | None,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training-mode :func:`batch_norm_forward` with statistics taken over a larger batch than
+    ``x`` (SyncBatchNorm: the union of every process's input; ``count`` values per channel).
+
+    Normalises ``x`` with ``mean`` and ``biased_var``, records them in the running statistics
+    (the variance unbiased by ``count / (count - 1)``) and returns ``(output, x_hat,
+    inv_std)`` as :func:`batch_norm_forward` does.
+    """
+    _check_arguments(x, {"running_mean": running_mean, "running_var": running_var,
+                         "weight": weight, "bias": bias, "mean": mean, "biased_var": biased_var},
+                     True, momentum, eps, count=count)
+    inv_std = 1.0 / np.sqrt(biased_var + eps)
+    _update_running_statistics(running_mean, running_var, mean, biased_var, count, momentum)
+    x_hat = (x - _per_channel(mean, x.ndim)) * _per_channel(inv_std, x.ndim)
     return _scale_and_shift(x_hat, weight, bias), x_hat, inv_std
 
 
@@ -251,20 +346,45 @@ def batch_norm_backward(
             f"output's shape), got {grad_output.shape}"
         )
     ndim = x_hat.ndim
-    axes = _reduce_axes(ndim)
-    grad_bias = grad_output.sum(axis=axes)
-    grad_weight = (grad_output * x_hat).sum(axis=axes)
-    scale = inv_std if weight is None else weight * inv_std
+    grad_bias, grad_weight = batch_norm_grad_sums(grad_output, x_hat)
     if training:
-        values_per_channel = _values_per_channel(x_hat.shape)
-        grad_input = _per_channel(scale, ndim) * (
-            grad_output
-            - _per_channel(grad_bias / values_per_channel, ndim)
-            - x_hat * _per_channel(grad_weight / values_per_channel, ndim)
-        )
+        grad_input = batch_norm_backward_from_sums(
+            grad_output, x_hat, inv_std, weight, grad_bias, grad_weight,
+            _values_per_channel(x_hat.shape))
     else:
+        scale = inv_std if weight is None else weight * inv_std
         grad_input = grad_output * _per_channel(scale, ndim)
     return grad_input, grad_weight, grad_bias
+
+
+def batch_norm_grad_sums(grad_output: np.ndarray,
+                         x_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sum(g), sum(g * x_hat))`` per channel: the bias's and the weight's gradients, and
+    the two sums the training-mode input gradient needs (SyncBatchNorm adds them over every
+    process)."""
+    axes = _reduce_axes(x_hat.ndim)
+    return grad_output.sum(axis=axes), (grad_output * x_hat).sum(axis=axes)
+
+
+def batch_norm_backward_from_sums(grad_output: np.ndarray, x_hat: np.ndarray,
+                                  inv_std: np.ndarray, weight: np.ndarray | None,
+                                  sum_grad: np.ndarray, sum_grad_x_hat: np.ndarray,
+                                  count: int) -> np.ndarray:
+    """The training-mode input gradient, given the sums of :func:`batch_norm_grad_sums` over
+    the ``count`` values of each channel the statistics were taken over::
+
+        grad_input = weight * inv_std * (g - sum_grad / m - x_hat * sum_grad_x_hat / m)
+
+    With sums over every process's share of the batch (SyncBatchNorm), each process gets
+    its share of the gradient one process holding the whole batch would compute.
+    """
+    ndim = x_hat.ndim
+    scale = inv_std if weight is None else weight * inv_std
+    return _per_channel(scale, ndim) * (
+        grad_output
+        - _per_channel(sum_grad / count, ndim)
+        - x_hat * _per_channel(sum_grad_x_hat / count, ndim)
+    )
 
 
 # ---------------------------------------------------------------------------- group norm

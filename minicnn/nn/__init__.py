@@ -22,6 +22,7 @@ from minicnn.nn.module import Module
 from minicnn.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm
 from minicnn.nn.parameter import Parameter
 from minicnn.nn.pooling import AvgPool2d, MaxPool2d
+from minicnn.nn.sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "GELU",
@@ -52,6 +53,7 @@ __all__ = [
     "SiLU",
     "Sigmoid",
     "Softmax",
+    "SyncBatchNorm",
     "Tanh",
     "init",
 ]

@@ -206,11 +206,7 @@ class _BatchNorm(_NormBase):
                 f"{layer_name(self)}: expected more than 1 value per channel when training "
                 f"(a variance needs two), got input size {x.shape}"
             )
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked += 1
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked)
+        factor = self._momentum_factor()
         # The running statistics are handed over to be read (evaluation) or updated (training
         # while tracking); training without tracking must leave them alone.
         pass_running_stats = not self.training or self.track_running_stats
@@ -226,6 +222,16 @@ class _BatchNorm(_NormBase):
         )
         self._used_batch_stats = use_batch_stats
         return output
+
+    def _momentum_factor(self) -> float:
+        """Count a training batch (when tracking) and return the running statistics' update
+        factor: ``momentum``, or ``1 / num_batches_tracked`` for a cumulative average."""
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked += 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked)
+        return factor
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         expected_shape = () if self._x_hat is None else self._x_hat.shape

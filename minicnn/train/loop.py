@@ -91,7 +91,7 @@ def train_epoch(model, loader: Iterable, loss_fn, optimizer,
                 on_step: Callable[[int, float, float, int], None] | None = None,
                 scheduler_per_step=None, *, progress: EpochProgress | None = None,
                 should_stop: Callable[[], bool] | None = None,
-                skip_nonfinite: bool = False) -> EpochResult:
+                skip_nonfinite: bool = False, data_parallel=None) -> EpochResult:
     """Train ``model`` for one pass over ``loader``.
 
     Args:
@@ -109,6 +109,11 @@ def train_epoch(model, loader: Iterable, loss_fn, optimizer,
         skip_nonfinite: skip a batch whose loss is NaN/Inf (no backward, no optimiser step;
             the scheduler still steps, so the schedule keeps its pace) with a warning,
             instead of raising :class:`~minicnn.train.nonfinite.NonFiniteLossError`.
+        data_parallel: a :class:`~minicnn.distributed.DataParallel` to train on several
+            ranks: ``loader`` yields this rank's share of each batch, ``loss_fn`` has
+            ``reduction='sum'``, and one Allreduce per step sums the ranks' gradients, losses,
+            counts and stop requests (so every rank takes the same step, skips the same batch
+            and stops after the same step). ``on_step`` and ``progress`` see the whole batch.
     """
     model.train()
     progress = EpochProgress() if progress is None else progress
@@ -119,26 +124,36 @@ def train_epoch(model, loader: Iterable, loss_fn, optimizer,
             progress.lr = float(optimizer.param_groups[0]["lr"])
         optimizer.zero_grad()
         logits = model(images)
-        loss = float(loss_fn(logits, labels))
+        if data_parallel is None:
+            loss = float(loss_fn(logits, labels))
+            batch_size, stop_requested = len(labels), None
+        else:
+            loss, batch_size, batch_correct, stop_requested, share_finite = (
+                _data_parallel_backward(model, logits, labels, loss_fn, data_parallel,
+                                        should_stop))
         if not math.isfinite(loss):
             if not skip_nonfinite:
+                where = (locate_nonfinite(model, loss_fn, images, labels) if data_parallel is None
+                         else _locate_on_ranks(model, loss_fn, images, labels, data_parallel,
+                                               share_finite))
                 raise NonFiniteLossError(
                     f"the loss is {loss} at step {step} (batch {step + 1} of the epoch); "
-                    f"NaN/Inf first appeared in {locate_nonfinite(model, loss_fn, images, labels)}"
+                    f"NaN/Inf first appeared in {where}"
                 )
             warnings.warn(f"skipped step {step}: the loss is {loss}", RuntimeWarning,
                           stacklevel=2)
             progress.skipped += 1
         else:
-            model.backward(loss_fn.backward())
+            if data_parallel is None:
+                model.backward(loss_fn.backward())
             optimizer.step()
         if scheduler_per_step is not None:
             scheduler_per_step.step()
-        batch_size = len(labels)
         progress.steps = step + 1
         progress.seconds = seconds_before + time.perf_counter() - start
         if math.isfinite(loss):
-            batch_correct = int(np.count_nonzero(logits.argmax(axis=1) == labels))
+            if data_parallel is None:
+                batch_correct = int(np.count_nonzero(logits.argmax(axis=1) == labels))
             progress.loss_sum += loss * batch_size
             progress.correct += batch_correct
             progress.seen += batch_size
@@ -147,7 +162,9 @@ def train_epoch(model, loader: Iterable, loss_fn, optimizer,
         # After an epoch's last step, the epoch ends as usual (evaluation, checkpoint) and the
         # caller stops between epochs: a checkpoint of a finished epoch is the simpler one.
         last_step = hasattr(loader, "__len__") and step + 1 >= len(loader)
-        if should_stop is not None and not last_step and should_stop():
+        if stop_requested is None:  # one process: ask now; several: the ranks agreed above
+            stop_requested = should_stop is not None and not last_step and should_stop()
+        if stop_requested and not last_step:
             raise TrainingInterrupted(f"stopped after step {step}")
     if progress.seen == 0:
         if progress.skipped:
@@ -156,6 +173,35 @@ def train_epoch(model, loader: Iterable, loss_fn, optimizer,
         raise ValueError("train_epoch: the loader yielded no batches")
     return EpochResult(progress.loss_sum / progress.seen, progress.correct / progress.seen,
                        progress.seen, progress.seconds)
+
+
+def _data_parallel_backward(model, logits, labels, loss_fn, data_parallel, should_stop):
+    """Backpropagate this rank's share and sum the ranks' gradients and numbers: the whole
+    batch's ``(mean loss, size, correct, stop requested)``, the same on every rank, and
+    whether this rank's own share had a finite loss.
+
+    The backward runs even when the loss is not finite: every rank must take part in the
+    step's collective operations (SyncBatchNorm's, the gradients' Allreduce) before any of
+    them can know that another rank's loss was NaN.
+    """
+    loss_sum = float(loss_fn(logits, labels))
+    model.backward(loss_fn.backward())
+    correct = int(np.count_nonzero(logits.argmax(axis=1) == labels))
+    asked = should_stop is not None and bool(should_stop())
+    totals = data_parallel.reduce_gradients(len(labels), loss_sum, correct, asked)
+    loss = totals.loss_sum / totals.count if totals.count else math.nan
+    return loss, totals.count, totals.correct, totals.stop, math.isfinite(loss_sum)
+
+
+def _locate_on_ranks(model, loss_fn, images, labels, data_parallel, share_finite) -> str:
+    """:func:`locate_nonfinite` on every rank (each runs one forward pass, as SyncBatchNorm's
+    collective operations need), naming the first rank whose share's loss was not finite."""
+    phrase = locate_nonfinite(model, loss_fn, images, labels)
+    reports = data_parallel.communicator.gather_objects((share_finite, phrase))
+    for rank, (finite, rank_phrase) in enumerate(reports):
+        if not finite:
+            return f"{rank_phrase} (in the share of rank {rank})"
+    return phrase
 
 
 def evaluate(model, loader: Iterable, loss_fn) -> EvalResult:

@@ -42,13 +42,6 @@ def locate_nonfinite(model, loss_fn, images: np.ndarray, labels) -> str:
     first layer, in call order, that made one (named by its path in the model and its repr);
     else the loss.
     """
-    if _nonfinite_arrays(images):
-        return (f"the input batch itself ({_count_nonfinite(images)} NaN/Inf values): check "
-                "the data and its transforms")
-    for name, param in model.named_parameters():
-        if not np.isfinite(param.data).all():
-            return (f"parameter {name}, which holds {_count_nonfinite(param.data)} NaN/Inf "
-                    "values (an earlier step blew it up: lower the learning rate)")
     names = {id(module): name for name, module in model.named_modules()}
     first = []
 
@@ -64,6 +57,15 @@ def locate_nonfinite(model, loss_fn, images: np.ndarray, labels) -> str:
     finally:
         for handle in handles:
             handle.remove()
+    # Checked after the forward pass, which runs in every case: in data-parallel training
+    # every rank must run it (SyncBatchNorm communicates), whatever its own batch holds.
+    if _nonfinite_arrays(images):
+        return (f"the input batch itself ({_count_nonfinite(images)} NaN/Inf values): check "
+                "the data and its transforms")
+    for name, param in model.named_parameters():
+        if not np.isfinite(param.data).all():
+            return (f"parameter {name}, which holds {_count_nonfinite(param.data)} NaN/Inf "
+                    "values (an earlier step blew it up: lower the learning rate)")
     if first:
         module = first[0]
         return f"the output of {names[id(module)]} {layer_name(module)} (its input was finite)"

@@ -126,7 +126,7 @@ class TensorBoardLogger:
         return cls(trainer.run_dir.path / "tensorboard" if log_dir is None else log_dir,
                    trainer.model, steps_per_epoch=len(trainer.train_loader),
                    first_epoch=trainer.epochs_done, first_step=trainer.progress.steps,
-                   test_set=trainer.test_loader.dataset,
+                   test_set=trainer.test_set,
                    optimizer=trainer.optimizer, **options)
 
     # ------------------------------------------------------------------ callbacks

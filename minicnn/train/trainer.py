@@ -12,6 +12,19 @@ after a finished step). It adds the epoch's running sums (:class:`EpochProgress`
 resumed epoch ends with the same weights *and* the same metrics as an uninterrupted one.
 A non-finite loss stops the run without writing anything: the last checkpoint stays the last
 good one.
+
+Given a :class:`~minicnn.distributed.Communicator` of several ranks, the same Trainer trains
+data-parallel (``minicnn train --distributed``): every rank builds the same run, takes its share
+of each batch (:class:`~minicnn.data.ShardedDataLoader`; ``batch_size`` stays the global
+batch) and :class:`~minicnn.distributed.DataParallel` sums the gradients, so every rank takes
+the step one process would. Rank 0 alone creates and writes the run directory (config,
+metrics, checkpoints, weights); the other ranks receive what it reads (a resumed checkpoint)
+by broadcast. Evaluation is shared out too. Random augmentation is drawn for each global batch
+(:class:`~minicnn.data.transforms.BatchShare`), so every image is augmented as one process
+would augment it. Each rank draws its own dropout masks (rank 0 from the seed's stream, as one
+process would; rank ``r`` from a stream derived from the seed and ``r``), and a checkpoint
+keeps every rank's generator, so a resumed run with as many ranks repeats exactly; with
+another number of ranks, the streams of ranks above 0 are derived anew.
 """
 
 from __future__ import annotations
@@ -25,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from minicnn import random as minicnn_random
-from minicnn.data import DataLoader
+from minicnn.data import DataLoader, ShardedDataLoader, Subset, shard_bounds
 from minicnn.models import build_model
 from minicnn.nn.conv import Conv2d
 from minicnn.nn.loss import CrossEntropyLoss
@@ -126,6 +139,11 @@ def check_model_takes(model: Module, name: str, dataset_class, dtype) -> None:
         model.train(was_training)
 
 
+def _rank_seed(seed: int, rank: int, *position: int) -> np.random.SeedSequence:
+    """The seed of rank ``rank``'s random stream (dropout), independent of rank 0's."""
+    return np.random.SeedSequence([seed, rank, *position])
+
+
 class Trainer:
     """One training run: model, optimiser, scheduler, loaders and run directory.
 
@@ -142,9 +160,11 @@ class Trainer:
     draws from the training loader's per-batch generators, so it is part of the exact resume.
     """
 
-    def __init__(self, config: TrainConfig, run_dir: RunDir, model: Module | None = None):
+    def __init__(self, config: TrainConfig, run_dir: RunDir, model: Module | None = None,
+                 communicator=None):
         self.config = config
         self.run_dir = run_dir
+        self.communicator = communicator
         minicnn_random.manual_seed(config.seed)
         dtype = np.dtype(config.dtype)
         dataset_class = dataset_spec(config.dataset).dataset_class
@@ -166,8 +186,27 @@ class Trainer:
                                   config.limit_train, augment=config.augment)
         test_set = prepare_split(open_split(config.dataset, config.data_dir, False, dtype),
                                  config.dataset, self.statistics, config.limit_test)
-        self.train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
-                                       generator=config.seed)
+        self.test_set = test_set  # the whole of it, also where each rank evaluates a share
+        self.data_parallel = None
+        if communicator is None:
+            self.train_loader = DataLoader(train_set, batch_size=config.batch_size,
+                                           shuffle=True, generator=config.seed)
+            self.train_loss_fn = self.loss_fn
+        else:
+            from minicnn.distributed import DataParallel
+
+            rank, ranks = communicator.rank, communicator.size
+            self.train_loader = ShardedDataLoader(
+                train_set, batch_size=config.batch_size, shuffle=True, generator=config.seed,
+                rank=rank, num_replicas=ranks)
+            # Each rank backpropagates its share's loss sum; DataParallel divides by the batch.
+            self.train_loss_fn = CrossEntropyLoss(reduction="sum")
+            self.data_parallel = DataParallel(self.model, communicator)
+            self.data_parallel.broadcast_state()
+            start, end = shard_bounds(len(test_set), rank, ranks)
+            test_set = Subset(test_set, np.arange(start, end))
+            if rank:
+                minicnn_random.manual_seed(_rank_seed(config.seed, rank))
         self.test_loader = DataLoader(test_set, batch_size=1000)
         self.optimizer = build_optimizer(config, list(self.model.parameters()))
         self.scheduler, self.scheduler_per_step = build_scheduler(
@@ -176,23 +215,35 @@ class Trainer:
         self.best_accuracy = -1.0
         self.progress = EpochProgress()  # the current epoch's steps so far
 
+    @property
+    def is_root(self) -> bool:
+        """Whether this process writes the run directory (rank 0, or the only process)."""
+        return self.communicator is None or self.communicator.is_root
+
     @classmethod
     def new(cls, config: TrainConfig, name: str | None = None,
-            model: Module | None = None) -> Trainer:
+            model: Module | None = None, communicator=None) -> Trainer:
         """A fresh run in a new directory ``config.out_dir/<name>-<timestamp>``.
 
         ``name`` defaults to ``<model>-<dataset>``; the tuner names its runs after its trials.
-        ``model``: a network of your own instead of ``config.model``'s.
+        ``model``: a network of your own instead of ``config.model``'s. With a
+        ``communicator``, every rank calls this; rank 0 creates the directory.
         """
         name = f"{config.model}-{config.dataset}" if name is None else name
-        run_dir = RunDir.create(config.out_dir, name)
+        root = communicator is None or communicator.is_root
+        if communicator is None:
+            run_dir = RunDir.create(config.out_dir, name)
+        else:
+            run_dir = communicator.run_on_root(lambda: RunDir.create(config.out_dir, name))
         try:
-            trainer = cls(config, run_dir, model)
+            trainer = cls(config, run_dir, model, communicator)
         except BaseException:
             # No data (offline, no --data-dir): leave no empty run directory behind.
-            shutil.rmtree(run_dir.path, ignore_errors=True)
+            if root:
+                shutil.rmtree(run_dir.path, ignore_errors=True)
             raise
-        config.save(run_dir.config)
+        if root:
+            config.save(run_dir.config)
         # A checkpoint of step 0, so that a run stopped in its first epoch (killed, or by a
         # non-finite loss) can be resumed like any other.
         trainer.save_state()
@@ -200,14 +251,29 @@ class Trainer:
 
     @classmethod
     def resume(cls, path, epochs: int | None = None, skip_nonfinite: bool | None = None,
-               model: Module | None = None) -> Trainer:
+               model: Module | None = None, communicator=None) -> Trainer:
         """Continue the run in ``path`` from its last checkpoint (optionally to more epochs).
 
         ``skip_nonfinite`` overrides the run's setting (e.g. to step over the batch that
         stopped it). ``model``: the network of your own the run was started with, built
-        afresh (its weights come from the checkpoint).
+        afresh (its weights come from the checkpoint). With a ``communicator``, every rank
+        calls this: rank 0 reads the run directory and sends its config and checkpoint to the
+        others (which need no access to it), with any number of ranks.
         """
-        run_dir = RunDir(path)
+        def prepare():
+            return cls._prepare_resume(RunDir(path), epochs, skip_nonfinite)
+
+        config, checkpoint = (prepare() if communicator is None
+                              else communicator.run_on_root(prepare))
+        trainer = cls(config, RunDir(path), model, communicator)
+        trainer.load_state(checkpoint)
+        if trainer.is_root:
+            trainer.run_dir.truncate_metrics(trainer.epochs_done)
+        return trainer
+
+    @staticmethod
+    def _prepare_resume(run_dir: RunDir, epochs: int | None, skip_nonfinite: bool | None):
+        """Read the run's config and checkpoint, and apply the new settings to its config."""
         config = TrainConfig.load(run_dir.config)
         # Read first: a damaged checkpoint should fail before minutes of data loading.
         checkpoint = load_checkpoint(run_dir.checkpoint)
@@ -227,19 +293,24 @@ class Trainer:
                     "run with --epochs, or resume without --epochs")
             config.epochs = epochs
             config.save(run_dir.config)
-        trainer = cls(config, run_dir, model)
-        trainer.load_state(checkpoint)
-        run_dir.truncate_metrics(trainer.epochs_done)
-        return trainer
+        return config, checkpoint
 
     # ------------------------------------------------------------------ state
     def save_state(self) -> None:
+        """Write the checkpoint (with several ranks: every rank calls this, rank 0 writes)."""
+        rngs = [minicnn_random.get_rng_state()]
+        if self.communicator is not None:
+            rngs = self.communicator.gather_objects(rngs[0])
+        if not self.is_root:
+            return
         states = {
             "optimizer": self.optimizer.state_dict(),
             "train_loader": self.train_loader.state_dict(),
-            "rng": minicnn_random.get_rng_state(),
+            "rng": rngs[0],
             "progress": {"epochs_done": self.epochs_done, "best_accuracy": self.best_accuracy},
         }
+        if len(rngs) > 1:
+            states["rank_rngs"] = rngs[1:]
         if self.progress.steps:
             states["epoch_progress"] = self.progress.state_dict()
         if self.scheduler is not None:
@@ -255,10 +326,18 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.load_state_dict(states["scheduler"])
         self.train_loader.load_state_dict(states["train_loader"])
-        minicnn_random.set_rng_state(states["rng"])
         self.epochs_done = states["progress"]["epochs_done"]
         self.best_accuracy = states["progress"]["best_accuracy"]
         self.progress = EpochProgress.from_state_dict(states.get("epoch_progress", {}))
+        rank = 0 if self.communicator is None else self.communicator.rank
+        rank_rngs = states.get("rank_rngs", [])
+        if rank == 0:
+            minicnn_random.set_rng_state(states["rng"])
+        elif len(rank_rngs) == self.communicator.size - 1:  # saved by as many ranks
+            minicnn_random.set_rng_state(rank_rngs[rank - 1])
+        else:
+            minicnn_random.manual_seed(_rank_seed(
+                self.config.seed, rank, self.epochs_done, self.progress.steps))
 
     def weights_metadata(self) -> dict[str, str]:
         """What a weights file says about its network and the images it takes.
@@ -300,13 +379,15 @@ class Trainer:
             if every and (step + 1) % every == 0 and step + 1 < steps_per_epoch:
                 self.save_state()
 
+        communicator = self.communicator
+        seconds_before = 0.0 if communicator is None else communicator.seconds
         try:
             train = train_epoch(
-                self.model, self.train_loader, self.loss_fn, self.optimizer,
+                self.model, self.train_loader, self.train_loss_fn, self.optimizer,
                 on_step=after_step,
                 scheduler_per_step=self.scheduler if self.scheduler_per_step else None,
                 progress=self.progress, should_stop=should_stop,
-                skip_nonfinite=self.config.skip_nonfinite)
+                skip_nonfinite=self.config.skip_nonfinite, data_parallel=self.data_parallel)
         except TrainingInterrupted:
             self.save_state()
             raise
@@ -314,7 +395,8 @@ class Trainer:
             raise NonFiniteLossError(f"epoch {self.epochs_done + 1}: {error}") from None
         lr, skipped = self.progress.lr, self.progress.skipped
         self.progress = EpochProgress()
-        test = evaluate(self.model, self.test_loader, self.loss_fn)
+        communication = None if communicator is None else communicator.seconds - seconds_before
+        test = self._evaluate()
         if self.scheduler is not None and not self.scheduler_per_step:
             if isinstance(self.scheduler, lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(test.loss)
@@ -330,14 +412,49 @@ class Trainer:
         }
         if self.config.skip_nonfinite:
             record["skipped_batches"] = skipped
-        self.run_dir.append_metrics(record)
-        weights = self.model.state_dict()
-        save_weights(self.run_dir.last_weights, weights, self.weights_metadata())
-        if test.accuracy > self.best_accuracy:
+        if communicator is not None:
+            # Rank 0's time inside collective operations during the epoch's training steps
+            # (its own waiting for slower ranks included).
+            record.update(ranks=communicator.size, communication_seconds=communication)
+        improved = test.accuracy > self.best_accuracy
+        if improved:
             self.best_accuracy = test.accuracy
-            save_weights(self.run_dir.best_weights, weights, self.weights_metadata())
+        if self.is_root:
+            self.run_dir.append_metrics(record)
+            weights, metadata = self.model.state_dict(), self.weights_metadata()
+            save_weights(self.run_dir.last_weights, weights, metadata)
+            if improved:
+                save_weights(self.run_dir.best_weights, weights, metadata)
         self.save_state()
         return report
+
+    def _evaluate(self) -> EvalResult:
+        """The test set's loss and accuracy; with several ranks each evaluates its share and
+        every rank gets the whole result (in the test set's order)."""
+        if self.communicator is None:
+            return evaluate(self.model, self.test_loader, self.loss_fn)
+        # Rank 0's BatchNorm statistics (those it saves) on every rank, so that every share is
+        # evaluated by the same network.
+        self.data_parallel.broadcast_buffers()
+        share = None
+        if len(self.test_loader.dataset):
+            result = evaluate(self.model, self.test_loader, self.loss_fn)
+            share = (result.loss * len(result.targets), result.predictions, result.targets,
+                     result.seconds)
+        shares = [part for part in self.communicator.gather_objects(share) if part is not None]
+        predictions = np.concatenate([part[1] for part in shares])
+        targets = np.concatenate([part[2] for part in shares])
+        return EvalResult(sum(part[0] for part in shares) / len(targets),
+                          float(np.mean(predictions == targets)), predictions, targets,
+                          max(part[3] for part in shares))
+
+    def stop_agreed(self, requested: bool) -> bool:
+        """Whether any rank's ``requested`` is true (a collective: every rank asks at once);
+        with one process, ``requested``. Between epochs, so that every rank stops together."""
+        if self.communicator is None:
+            return requested
+        flags = self.communicator.allgather(np.array([requested], dtype=np.int8))
+        return bool(flags.any())
 
     def fit(self, on_step: Callable | None = None,
             on_epoch: Callable[[EpochReport], None] | None = None,
@@ -350,6 +467,6 @@ class Trainer:
             if on_epoch is not None:
                 on_epoch(report)
             if (should_stop is not None and self.epochs_done < self.config.epochs
-                    and should_stop()):
+                    and self.stop_agreed(should_stop())):
                 raise TrainingInterrupted(f"stopped after epoch {self.epochs_done}")
         return reports

@@ -8,14 +8,12 @@ checks the pipeline, not luck. The defaults are tuned for the full 10-epoch run 
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from minicnn.cli import main
+from tests.helpers.cli import run_cli
 
 CI_TRAIN_OPTIONS = [
     "--epochs", "1", "--limit-train", "5000", "--limit-test", "2000",
@@ -32,17 +30,6 @@ class TrainedRun:
     stdout: str
 
 
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """``minicnn ARGV`` in this process: (exit status, stdout, stderr); usage errors give 2."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            status = main(argv)
-        except SystemExit as exit_:
-            status = exit_.code if isinstance(exit_.code, int) else 1
-    return status, stdout.getvalue(), stderr.getvalue()
-
-
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, mnist_dir) -> TrainedRun:
     out_dir = tmp_path_factory.mktemp("runs")
@@ -56,7 +43,7 @@ def trained_run(tmp_path_factory, mnist_dir) -> TrainedRun:
 
 @pytest.fixture
 def cli():
-    """:func:`run_cli`: ``status, stdout, stderr = cli(["train", ...])``."""
+    """:func:`~tests.helpers.cli.run_cli`: ``status, stdout, stderr = cli(["train", ...])``."""
     return run_cli
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,11 @@ import minicnn
 from minicnn.functional.normalization import (
     batch_norm,
     batch_norm_backward,
+    batch_norm_backward_from_sums,
     batch_norm_forward,
+    batch_norm_grad_sums,
+    batch_norm_statistics,
+    combine_batch_statistics,
     group_norm,
     group_norm_backward,
     group_norm_forward,
@@ -211,6 +217,35 @@ def test_backward_refuses_a_grad_output_of_another_shape():
     with pytest.raises(ValueError, match=r"batch_norm_backward: expected grad_output of shape "
                                          r"\(2, 3\).*got \(3, 2\)"):
         batch_norm_backward(np.ones((3, 2)), x_hat, inv_std, training=True)
+
+
+@settings(max_examples=50, deadline=None)
+@given(sizes=st.lists(st.integers(0, 5), min_size=1, max_size=5),
+       spatial=st.sampled_from([(), (3,), (2, 2)]), offset=st.sampled_from([0.0, 1e3]))
+def test_combined_statistics_of_parts_are_the_whole_batchs(sizes, spatial, offset):
+    """Chan's pairwise combination of each part's (count, mean, M2) gives the statistics of
+    the whole batch, also for data far from zero (where sum x^2 - m mean^2 would cancel)."""
+    rng = np.random.default_rng(sum(sizes))
+    x = rng.standard_normal((sum(sizes), 2, *spatial)) + offset
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    parts = np.stack([batch_norm_statistics(x[a:b]) for a, b in itertools.pairwise(starts)])
+    count, mean, var = combine_batch_statistics(parts, np.float64)
+    axes = (0, *range(2, x.ndim))
+    assert count == x.size // 2
+    if count:
+        np.testing.assert_allclose(mean, x.mean(axis=axes), rtol=1e-13)
+        np.testing.assert_allclose(var, x.var(axis=axes), rtol=1e-9, atol=1e-12)
+
+
+def test_backward_from_local_sums_is_the_training_backward():
+    rng = np.random.default_rng(0)
+    x, grad = rng.standard_normal((4, 3, 2, 2)), rng.standard_normal((4, 3, 2, 2))
+    weight = np.array([0.5, 1.0, 2.0])
+    _, x_hat, inv_std = batch_norm_forward(x, None, None, weight, None, training=True)
+    expected, _, _ = batch_norm_backward(grad, x_hat, inv_std, weight, training=True)
+    sums = batch_norm_grad_sums(grad, x_hat)
+    np.testing.assert_array_equal(
+        batch_norm_backward_from_sums(grad, x_hat, inv_std, weight, *sums, 16), expected)
 
 
 # ---------------------------------------------------------------------------- group norm

@@ -15,6 +15,10 @@ No test module imports another; whatever two of them need lives in one of these 
 - :mod:`tests.helpers.mnist`: where the tests find MNIST (``$MINICNN_MNIST_DIR`` or the
   download cache);
 - :mod:`tests.helpers.processes`: the repository's root and ``minicnn`` subprocesses;
+- :mod:`tests.helpers.cli`: ``minicnn`` run in the test's own process, its output captured;
+- :mod:`tests.helpers.thread_ranks`: a group of ranks made of threads, for data-parallel
+  tests without MPI;
+- :mod:`tests.helpers.mpi_jobs`: ``mpiexec`` jobs run as subprocesses;
 - :mod:`tests.helpers.png`: checks that a PNG is a real picture;
 - :mod:`tests.helpers.cifar`: fake CIFAR files in the official binary layout.
 

@@ -29,7 +29,7 @@ Modules: :mod:`~minicnn.data.transforms.normalize`, :mod:`~minicnn.data.transfor
 """
 
 from minicnn.data.transforms.affine import RandomAffine
-from minicnn.data.transforms.base import RandomTransform, is_random
+from minicnn.data.transforms.base import BatchShare, RandomTransform, is_random
 from minicnn.data.transforms.color import ColorJitter
 from minicnn.data.transforms.compose import Compose, Lambda
 from minicnn.data.transforms.crop import RandomCrop
@@ -47,6 +47,7 @@ __all__ = [
     "FASHION_MNIST_STD",
     "MNIST_MEAN",
     "MNIST_STD",
+    "BatchShare",
     "ColorJitter",
     "Compose",
     "Lambda",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+import pytest
 
 from minicnn import random as minicnn_random
 from minicnn.data.transforms import (
+    BatchShare,
     ColorJitter,
     Compose,
     Lambda,
     Normalize,
+    RandomAffine,
     RandomCrop,
     RandomHorizontalFlip,
     is_random,
@@ -39,3 +44,38 @@ def test_without_a_generator_the_global_one_draws():
     minicnn_random.manual_seed(3)
     np.testing.assert_array_equal(flip(images), first, "manual_seed repeats the draws")
     np.testing.assert_array_equal(first, flip(images, np.random.default_rng(3)))
+
+
+SHARED_TRANSFORMS = {
+    "crop": RandomCrop(4, padding=1),
+    "flip": RandomHorizontalFlip(),
+    "affine": RandomAffine(10, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=(-5, 5, -5, 5)),
+    "jitter": ColorJitter(0.2, 0.3, 0.4, 0.1),
+    "crop, normalize, flip": Compose([RandomCrop(4, padding=1), Normalize(0.5, 2),
+                                      RandomHorizontalFlip()]),
+}
+
+
+@pytest.mark.parametrize("name", SHARED_TRANSFORMS)
+@pytest.mark.parametrize("bounds", [(0, 3, 7, 7), (0, 1, 2, 7), (0, 7)], ids=str)
+def test_shares_of_a_batch_are_transformed_as_the_whole_batch(name, bounds):
+    """Each share draws the whole batch's parameters from its copy of the generator and keeps
+    its rows: put together, the shares are the batch transformed in one call, bit for bit."""
+    transform = SHARED_TRANSFORMS[name]
+    images = np.random.default_rng(0).random((7, 3, 4, 4))
+    whole = transform(images, np.random.default_rng(11))
+    shares = [transform(images[start:stop],
+                        BatchShare(np.random.default_rng(11), start, stop, len(images)))
+              for start, stop in itertools.pairwise(bounds)]
+    joined = np.concatenate(shares)
+    assert joined.dtype == whole.dtype, f"{name}: expected {whole.dtype}, got {joined.dtype}"
+    np.testing.assert_array_equal(
+        joined, whole, f"{name}: expected the shares {bounds} to be transformed as the whole "
+        "batch")
+
+
+def test_a_share_of_the_wrong_size_is_refused():
+    with pytest.raises(ValueError, match=r"RandomHorizontalFlip.*rows 2:5 of a batch of 8 "
+                                         r"takes 3 images, got 2"):
+        RandomHorizontalFlip()(np.zeros((2, 1, 3, 3)),
+                               BatchShare(np.random.default_rng(0), 2, 5, 8))
