@@ -3,7 +3,7 @@
 Example::
 
     minicnn plot runs/lenet5-mnist-20261123-101500
-    minicnn plot runs/lenet5-mnist-20261123-101500 --data-dir ../shared/data/mnist --out-dir figs
+    minicnn plot runs/lenet5-mnist-20261123-101500 --out-dir figs
 
 writes, into the run directory (or ``--out-dir``):
 

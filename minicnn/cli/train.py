@@ -2,7 +2,7 @@
 
 Example::
 
-    minicnn train --data-dir ../shared/data/mnist            # LeNet-5, the defaults
+    minicnn train                                            # LeNet-5, the defaults
     minicnn train --epochs 1 --limit-train 5000 --lr 0.02     # a quick look
     minicnn train --resume runs/lenet5-mnist-20261123-101500  # continue a stopped run
     minicnn train --tensorboard                               # also log for TensorBoard

@@ -3,7 +3,7 @@
 Example::
 
     minicnn tune --param lr=1e-3:0.3:log --param batch_size=32,64,128 --n-trials 20 \\
-                 --epochs 2 --data-dir ../shared/data/mnist
+                 --epochs 2
     minicnn tune --space space.toml --workers 2              # two local worker processes
     minicnn tune --storage postgresql://user:pw@db/minicnn --study-name lenet \\
                  --param lr=1e-3:0.3:log                      # on every machine that helps
